@@ -1,0 +1,135 @@
+"""A thin ``Session`` for TF1 code (SPEC §12). Everything else is eager.
+
+``Session.run`` evaluates fetches: an ``Operation`` runs (result None), a
+``Variable`` or ``Tensor`` gives a host NumPy copy, an array is returned as a
+host array, and lists/tuples/dicts/namedtuples are walked. ``feed_dict``
+substitutes values for deferred ``Tensor``s while the fetches are evaluated.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from gpuvars import transfer
+from gpuvars.graph import Graph, get_default_graph
+from gpuvars.tensor import Operation, Tensor, eval_context
+from gpuvars.variables import Variable
+
+__all__ = ["Session", "InteractiveSession", "get_default_session"]
+
+
+class _SessionStack(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[Session] = []
+
+
+_sessions = _SessionStack()
+_interactive: list[Session] = []
+
+
+class Session:
+    """``with gpuvars.Session() as sess: sess.run(init)``.
+
+    Args:
+      target: accepted for compatibility; only the local target ``''`` exists.
+      graph: the graph (default: the default graph now).
+      config: accepted and ignored (placement settings live in ``gpuvars.config``).
+    """
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None):
+        if target not in ("", None, "local") and not str(target).startswith("grpc://"):
+            raise ValueError(f"Expected target '' (the local process). Received: {target!r}")
+        self._target = target
+        self._graph = graph if graph is not None else get_default_graph()
+        self._config = config
+        self._closed = False
+        self._context_stack: list[Any] = []
+
+    @property
+    def graph(self) -> Graph:
+        return self._graph
+
+    @property
+    def sess_str(self) -> str:
+        return self._target or ""
+
+    def run(self, fetches: Any, feed_dict: dict | None = None, options: Any = None, run_metadata: Any = None) -> Any:
+        """Evaluate ``fetches`` (an op, variable, tensor, array, name, or nested structure of them).
+
+        Raises:
+          RuntimeError: the session is closed.
+          TypeError: a fetch of a type that cannot be evaluated.
+        """
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        with eval_context(feeds=feed_dict or None):
+            return self._fetch(fetches)
+
+    def _fetch(self, fetch: Any) -> Any:
+        if isinstance(fetch, Operation):
+            fetch.run()
+            return None
+        if isinstance(fetch, (Variable, Tensor)):
+            return fetch.numpy()
+        if isinstance(fetch, str):
+            return self._fetch(self._graph.as_graph_element(fetch))
+        if hasattr(fetch, "_get_variable_list") and hasattr(fetch, "as_tensor"):  # PartitionedVariable
+            return transfer.to_host(fetch.as_tensor())
+        if hasattr(fetch, "run") and hasattr(fetch, "name") and hasattr(fetch, "type"):
+            fetch.run()
+            return None
+        if isinstance(fetch, dict):
+            return type(fetch)((k, self._fetch(v)) for k, v in fetch.items())
+        if isinstance(fetch, tuple) and hasattr(fetch, "_fields"):
+            return type(fetch)(*(self._fetch(v) for v in fetch))
+        if isinstance(fetch, (list, tuple)):
+            return type(fetch)(self._fetch(v) for v in fetch)
+        if fetch is None:
+            raise TypeError("Fetch argument None has invalid type <class 'NoneType'>")
+        if transfer.device_of(fetch) is not None:
+            return transfer.to_host(fetch)
+        if isinstance(fetch, (int, float, complex, bool, np.generic)):
+            return np.asarray(fetch)
+        raise TypeError(
+            f"Fetch argument {fetch!r:.80} has invalid type {type(fetch)}, must be an Operation, Variable, "
+            "Tensor, array, a name, or a list/tuple/dict of those."
+        )
+
+    def close(self) -> None:
+        self._closed = True
+        if self in _interactive:
+            _interactive.remove(self)
+
+    def as_default(self) -> Session:
+        return self
+
+    def __enter__(self) -> Session:
+        _sessions.stack.append(self)
+        cm = self._graph.as_default()
+        cm.__enter__()
+        self._context_stack.append(cm)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        cm = self._context_stack.pop()
+        cm.__exit__(*exc)
+        _sessions.stack.pop()
+        self.close()
+
+
+class InteractiveSession(Session):
+    """A Session that installs itself as the default session until closed."""
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None):
+        super().__init__(target, graph, config)
+        _interactive.append(self)
+
+
+def get_default_session() -> Session | None:
+    """The innermost ``with Session()`` of this thread, else an open InteractiveSession, else None."""
+    if _sessions.stack:
+        return _sessions.stack[-1]
+    return _interactive[-1] if _interactive else None
