@@ -58,6 +58,21 @@ from gpuvars.graph import (
     reset_default_graph,
     trainable_variables,
 )
+from gpuvars.math_ops import (
+    add_n,
+    convert_to_tensor,
+    gather,
+    matmul,
+    nn,
+    reduce_mean,
+    reduce_sum,
+    relu,
+    shape,
+    sigmoid,
+    square,
+    tanh,
+)
+from gpuvars.random import set_random_seed
 from gpuvars.session import InteractiveSession, Session, get_default_session
 from gpuvars.state_ops import (
     IndexedSlices,

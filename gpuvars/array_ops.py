@@ -110,7 +110,7 @@ def _random(kind: str, shape: Any, dtype: Any, seed: Any, name: str | None, defa
 
     shape = _check_shape_arg(shape)
     dt = dtypes.as_dtype(dtype)
-    stream = random.RandomStream(seed, get_default_graph())
+    stream = random.RandomStream.from_seed(seed, get_default_graph())
     return _tensor(lambda b: stream.next(kind, shape, dt, b, **params), shape, dt, name, default)
 
 

@@ -68,6 +68,8 @@ class Session:
         with eval_context(feeds=feed_dict or None):
             return self._fetch(fetches)
 
+    Run = run  # the earliest TF docs (seed 000) spell it sess.Run
+
     def _fetch(self, fetch: Any) -> Any:
         if isinstance(fetch, Operation):
             fetch.run()

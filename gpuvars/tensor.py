@@ -468,8 +468,8 @@ def _matmul_shape(sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[int, ...]:
 
 def _binary(a: Any, b: Any, op: Callable[[Any, Any], Any], opname: str) -> Tensor:
     graph = a.graph if isinstance(a, Tensor) else b.graph
-    dtype = op(_static_dtype(a), _static_dtype(b))
-    dtype = np.asarray(dtype).dtype
+    probe_op = operator.mul if opname == "matmul" else op
+    dtype = np.asarray(probe_op(_static_dtype(a), _static_dtype(b))).dtype
     shape = _result_shape(_static_shape(a), _static_shape(b), opname)
     device = a._device if isinstance(a, Tensor) else getattr(b, "_device", None)
     return Tensor(lambda backend: op(_value_of(a, backend), _value_of(b, backend)), shape, dtype,

@@ -1,0 +1,56 @@
+"""Helpers shared by the benchmarks: timing, optional peers, tables, JSON."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import time
+from typing import Any, Callable, Sequence
+
+
+def best_of(fn: Callable[[], Any], repeat: int = 5, number: int = 1) -> float:
+    """Best wall time of ``number`` calls, over ``repeat`` rounds, per call (seconds)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best
+
+
+def optional(name: str) -> Any:
+    """Import a peer library if it is installed, else None."""
+    try:
+        return importlib.import_module(name)
+    except Exception:
+        return None
+
+
+def print_table(title: str, rows: Sequence[dict], columns: Sequence[str]) -> None:
+    print(f"\n{title}")
+    widths = [max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(_fmt(r.get(c)).ljust(w) for c, w in zip(columns, widths)))
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.3g}"
+    return str(x)
+
+
+def machine() -> dict:
+    import os
+
+    return {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
+
+
+def write_json(path: str, results: dict) -> None:
+    with open(path, "w") as f:
+        json.dump({"machine": machine(), **results}, f, indent=2)
