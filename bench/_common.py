@@ -6,7 +6,8 @@ import importlib
 import json
 import platform
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def best_of(fn: Callable[[], Any], repeat: int = 5, number: int = 1) -> float:

@@ -12,9 +12,9 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Sequence
 
 __all__ = ["run_benchmarks", "bench_dir", "ALL"]
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any
 
 from gpuvars import config, errors
 from gpuvars.backends.base import Backend
@@ -135,8 +136,8 @@ class DeviceSpec:
         )
 
     def replace(self, **kwargs: Any) -> DeviceSpec:
-        fields = dict(job=self.job, replica=self.replica, task=self.task, device_type=self.device_type,
-                      device_index=self.device_index)
+        fields: dict[str, Any] = dict(job=self.job, replica=self.replica, task=self.task,
+                                      device_type=self.device_type, device_index=self.device_index)
         fields.update(kwargs)
         return DeviceSpec(**fields)
 
@@ -239,7 +240,8 @@ def current_device_string() -> str:
 
 # -- the registry -----------------------------------------------------------
 
-class DeviceRecord(NamedTuple):
+@dataclass(frozen=True)
+class DeviceRecord:
     """One entry of ``list_devices()``."""
 
     name: str

@@ -75,28 +75,91 @@ class OpError(Exception):
         return (type(self), (self.node_def, self.op, self.message, self.error_code))
 
 
-def _subclass(name: str, code: int, doc: str) -> type[OpError]:
-    return type(name, (OpError,), {"error_code": code, "__doc__": doc, "__module__": __name__})
+class CancelledError(OpError):
+    """An operation was cancelled."""
+
+    error_code = CANCELLED
 
 
-CancelledError = _subclass("CancelledError", CANCELLED, "An operation was cancelled.")
-UnknownError = _subclass("UnknownError", UNKNOWN, "An unknown error.")
-InvalidArgumentError = _subclass(
-    "InvalidArgumentError", INVALID_ARGUMENT, "An argument had an invalid value (shape, index, device)."
-)
-DeadlineExceededError = _subclass("DeadlineExceededError", DEADLINE_EXCEEDED, "A deadline expired.")
-NotFoundError = _subclass("NotFoundError", NOT_FOUND, "A requested entity (file, checkpoint key) was not found.")
-AlreadyExistsError = _subclass("AlreadyExistsError", ALREADY_EXISTS, "An entity already exists.")
-PermissionDeniedError = _subclass("PermissionDeniedError", PERMISSION_DENIED, "Permission denied.")
-ResourceExhaustedError = _subclass(
-    "ResourceExhaustedError", RESOURCE_EXHAUSTED, "A resource (such as GPU memory) was exhausted."
-)
-FailedPreconditionError = _subclass(
-    "FailedPreconditionError", FAILED_PRECONDITION, "The system is not in a state to run the operation (uninitialized)."
-)
-AbortedError = _subclass("AbortedError", ABORTED, "An operation was aborted.")
-OutOfRangeError = _subclass("OutOfRangeError", OUT_OF_RANGE, "An operation went past a valid range (count_up_to).")
-UnimplementedError = _subclass("UnimplementedError", UNIMPLEMENTED, "The operation is not implemented here.")
-InternalError = _subclass("InternalError", INTERNAL, "An internal invariant was broken.")
-UnavailableError = _subclass("UnavailableError", UNAVAILABLE, "A service (such as a parameter server) is unavailable.")
-DataLossError = _subclass("DataLossError", DATA_LOSS, "Unrecoverable data loss or corruption (bad checkpoint).")
+class UnknownError(OpError):
+    """An unknown error."""
+
+    error_code = UNKNOWN
+
+
+class InvalidArgumentError(OpError):
+    """An argument had an invalid value (shape, index, device)."""
+
+    error_code = INVALID_ARGUMENT
+
+
+class DeadlineExceededError(OpError):
+    """A deadline expired."""
+
+    error_code = DEADLINE_EXCEEDED
+
+
+class NotFoundError(OpError):
+    """A requested entity (file, checkpoint key) was not found."""
+
+    error_code = NOT_FOUND
+
+
+class AlreadyExistsError(OpError):
+    """An entity already exists."""
+
+    error_code = ALREADY_EXISTS
+
+
+class PermissionDeniedError(OpError):
+    """Permission denied."""
+
+    error_code = PERMISSION_DENIED
+
+
+class ResourceExhaustedError(OpError):
+    """A resource (such as GPU memory) was exhausted."""
+
+    error_code = RESOURCE_EXHAUSTED
+
+
+class FailedPreconditionError(OpError):
+    """The system is not in a state to run the operation (uninitialized)."""
+
+    error_code = FAILED_PRECONDITION
+
+
+class AbortedError(OpError):
+    """An operation was aborted."""
+
+    error_code = ABORTED
+
+
+class OutOfRangeError(OpError):
+    """An operation went past a valid range (count_up_to)."""
+
+    error_code = OUT_OF_RANGE
+
+
+class UnimplementedError(OpError):
+    """The operation is not implemented here."""
+
+    error_code = UNIMPLEMENTED
+
+
+class InternalError(OpError):
+    """An internal invariant was broken."""
+
+    error_code = INTERNAL
+
+
+class UnavailableError(OpError):
+    """A service (such as a parameter server) is unavailable."""
+
+    error_code = UNAVAILABLE
+
+
+class DataLossError(OpError):
+    """Unrecoverable data loss or corruption (bad checkpoint)."""
+
+    error_code = DATA_LOSS

@@ -7,7 +7,8 @@ itself runs on the variable's device (``Backend.scatter`` and friends).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import operator
 import threading
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,8 +32,9 @@ class TensorShape:
     __slots__ = ("_dims",)
 
     def __init__(self, dims: Any):
+        self._dims: tuple[int | None, ...] | None
         if isinstance(dims, TensorShape):
-            dims = dims._dims
+            dims = dims.as_tuple()
         if dims is None:
             self._dims = None
         else:
@@ -62,7 +64,7 @@ class TensorShape:
     def num_elements(self) -> int | None:
         if not self.is_fully_defined():
             return None
-        return int(np.prod(self._dims, dtype=np.int64))
+        return int(np.prod([int(d or 0) for d in self._dims or ()], dtype=np.int64))
 
     def is_compatible_with(self, other: Any) -> bool:
         other = as_shape(other)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import operator
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,6 @@ from gpuvars.tensor import (
     convert_to_array,
     current_eval_context,
     eval_context,
-    infer_dtype,
 )
 
 __all__ = [
@@ -208,8 +208,7 @@ class Variable:
             self._initial = initial_value
         else:
             host = convert_to_array(initial_value, dt, what="initial_value")
-            self._initial = Tensor(lambda backend, host=host: host, host.shape, host.dtype, "initial_value",
-                                   graph=self._graph)
+            self._initial = Tensor(_constant_fn(host), host.shape, host.dtype, "initial_value", graph=self._graph)
         self._dtype = dt if dt is not None else self._initial.dtype
         init_shape = self._initial.shape
         if shape is not None:
@@ -776,7 +775,7 @@ class Variable:
             if not name.startswith(export_scope + "/"):
                 return None
             name = name[len(export_scope) + 1:]
-        shape = self._shape.as_list() if self._shape.ndims is not None else None
+        shape = [int(d or 0) for d in self._shape.as_list()] if self._shape.is_fully_defined() else None
         return VariableDef(
             variable_name=name + ":0",
             initializer_name=name + "/Assign",
@@ -794,6 +793,10 @@ class Variable:
     def from_proto(variable_def: VariableDef, import_scope: str | None = None) -> Variable:
         """The variable a ``VariableDef`` names: the existing one in the default graph, else a new one."""
         return Variable(variable_def=variable_def, import_scope=import_scope)
+
+
+def _constant_fn(host: Any) -> Callable[[Any], Any]:
+    return lambda backend: host
 
 
 def _python_int_fits(value: Any, dt: np.dtype) -> bool:

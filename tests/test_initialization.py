@@ -117,8 +117,8 @@ def test_initializer_functions_and_aliases():
 
 def test_report_and_assert_uninitialized():
     a = tf.Variable(1.0, name="a")
-    b = tf.Variable(1.0, name="b")
-    loc = tf.Variable(1.0, name="loc", collections=[tf.GraphKeys.LOCAL_VARIABLES])
+    tf.Variable(1.0, name="b")
+    tf.Variable(1.0, name="loc", collections=[tf.GraphKeys.LOCAL_VARIABLES])
     report = tf.report_uninitialized_variables()
     assert report.ndim == 1 and list(report) == [b"a", b"b", b"loc"]
     a.initializer.run()

@@ -11,8 +11,9 @@ TensorFlow's message and leave ``ref`` unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
