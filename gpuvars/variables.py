@@ -44,8 +44,6 @@ __all__ = [
     "assert_variables_initialized",
 ]
 
-_np_add = np.add
-_np_subtract = np.subtract
 _FAST_TYPES = frozenset((float, int, np.ndarray))
 
 
@@ -666,12 +664,13 @@ class Variable:
             if type(delta) is np.ndarray and delta.shape != buf.shape and delta.ndim:
                 raise _shape_error(self._op.name, buf.shape, delta.shape)
             try:
+                # In-place operators use NumPy's same_kind casting and skip the ufunc keyword parsing.
                 if use_locking:
                     with self._lock:
-                        _np_add(buf, delta, out=buf, casting="same_kind")
+                        buf += delta
                         self._version += 1
                 else:
-                    _np_add(buf, delta, out=buf, casting="same_kind")
+                    buf += delta
                     self._version += 1
             except TypeError:
                 raise self._dtype_error(delta) from None
@@ -691,10 +690,10 @@ class Variable:
             try:
                 if use_locking:
                     with self._lock:
-                        _np_subtract(buf, delta, out=buf, casting="same_kind")
+                        buf -= delta
                         self._version += 1
                 else:
-                    _np_subtract(buf, delta, out=buf, casting="same_kind")
+                    buf -= delta
                     self._version += 1
             except TypeError:
                 raise self._dtype_error(delta) from None
