@@ -11,7 +11,7 @@ This module only re-exports public names; it never imports CuPy or Ray.
 
 __version__ = "0.1.0"
 
-from gpuvars import config, dtypes, errors
+from gpuvars import config, dtypes, errors, init_ops, transfer
 from gpuvars.array_ops import (
     constant,
     fill,
@@ -58,6 +58,23 @@ from gpuvars.graph import (
     reset_default_graph,
     trainable_variables,
 )
+from gpuvars.init_ops import (
+    constant_initializer,
+    glorot_normal_initializer,
+    glorot_uniform_initializer,
+    he_normal,
+    he_uniform,
+    lecun_normal,
+    lecun_uniform,
+    ones_initializer,
+    orthogonal_initializer,
+    random_normal_initializer,
+    random_uniform_initializer,
+    truncated_normal_initializer,
+    uniform_unit_scaling_initializer,
+    variance_scaling_initializer,
+    zeros_initializer,
+)
 from gpuvars.math_ops import (
     add_n,
     convert_to_tensor,
@@ -71,6 +88,11 @@ from gpuvars.math_ops import (
     sigmoid,
     square,
     tanh,
+)
+from gpuvars.partitioning import (
+    fixed_size_partitioner,
+    min_max_variable_partitioner,
+    variable_axis_size_partitioner,
 )
 from gpuvars.random import set_random_seed
 from gpuvars.session import InteractiveSession, Session, get_default_session

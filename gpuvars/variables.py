@@ -434,13 +434,19 @@ class Variable:
 
     def _cached_read(self, buf: Any) -> Any:
         cache = self._cache
-        version = self._version
-        if cache is not None and cache[0] == version:
+        if cache is not None and cache[0] == self._version:
             return cache[1]
-        copy = transfer.to_backend(buf, self._cache_backend, explicit=True)
-        if copy is buf:
-            copy = self._backend.copy(buf)
-        self._cache = (version, copy)
+        # Refresh under the variable's lock: the snapshot is never torn by a locked writer.
+        with self._lock:
+            cache = self._cache
+            version = self._version
+            if cache is not None and cache[0] == version:
+                return cache[1]
+            buf = self._buf
+            copy = transfer.to_backend(buf, self._cache_backend, explicit=True)
+            if copy is buf:
+                copy = self._backend.copy(buf)
+            self._cache = (version, copy)
         return copy
 
     def read_value(self) -> Any:
