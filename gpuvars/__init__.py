@@ -94,7 +94,23 @@ from gpuvars.partitioning import (
     min_max_variable_partitioner,
     variable_axis_size_partitioner,
 )
+from gpuvars.partitioned import PartitionedVariable, SaveSliceInfo
 from gpuvars.random import set_random_seed
+from gpuvars.scopes import (
+    AUTO_REUSE,
+    Template,
+    VariableScope,
+    create_global_step,
+    get_global_step,
+    get_local_variable,
+    get_or_create_global_step,
+    get_variable,
+    get_variable_scope,
+    make_template,
+    no_regularizer,
+    variable_op_scope,
+    variable_scope,
+)
 from gpuvars.session import InteractiveSession, Session, get_default_session
 from gpuvars.state_ops import (
     IndexedSlices,
@@ -140,6 +156,8 @@ from gpuvars.variables import (
     report_uninitialized_variables,
     variables_initializer,
 )
+
+Variable.SaveSliceInfo = SaveSliceInfo  # type: ignore[attr-defined]  # TF spells it tf.Variable.SaveSliceInfo
 
 bool = bool_  # noqa: A001 - TF spells it tf.bool
 string = None  # strings are not supported as variable dtypes
