@@ -11,7 +11,7 @@ This module only re-exports public names; it never imports CuPy or Ray.
 
 __version__ = "0.1.0"
 
-from gpuvars import config, dtypes, errors, init_ops, transfer
+from gpuvars import config, dtypes, errors, init_ops, train, transfer
 from gpuvars.array_ops import (
     constant,
     fill,

@@ -30,7 +30,8 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from gpuvars.demo import run_demo
 
-    return run_demo(steps=args.steps, directory=args.dir, progress=not args.no_progress)
+    return run_demo(steps=args.steps, directory=args.dir, progress=not args.no_progress,
+                    checkpoint_every=args.checkpoint_every, max_to_keep=args.max_to_keep)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("demo", help="an end-to-end training loop on the devices present")
     p.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
     p.add_argument("--dir", default=None, help="folder for checkpoints (default: a temporary folder)")
+    p.add_argument("--checkpoint-every", type=int, default=100, help="save every N steps (default 100)")
+    p.add_argument("--max-to-keep", type=int, default=3, help="checkpoints to keep (default 3)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(fn=_demo)
 

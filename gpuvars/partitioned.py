@@ -235,13 +235,15 @@ class PartitionedVariable:
     def as_tensor(self) -> Any:
         """The full value: the shards concatenated on the first shard's device (an array).
 
+        With a caching device, the shards' cached copies are concatenated there.
+
         Raises:
           FailedPreconditionError: a shard is not initialized.
         """
         first = self._variable_list[0]
         if len(self._variable_list) == 1:
             return first.read_value()
-        backend = first._backend
+        backend = first._cache_backend or first._backend
         parts = [transfer.to_backend(v.value(), backend, explicit=True) for v in self._variable_list]
         shape = self._full
         out = backend.empty(shape, self._dtype)

@@ -52,7 +52,7 @@ def test_installed_wheel_finds_kernel_sources(tmp_path):
     assert install.returncode == 0, install.stderr[-2000:]
     code = (
         "import gpuvars, gpuvars.kernels as k, pathlib;"
-        "d = k.source_dir(); print(d); print(sorted(p.name for p in d.glob('*.cu')))"
+        "d = k.kernel_dir(); print(d); print(sorted(p.name for p in d.glob('*.cu')))"
     )
     env = dict(os.environ, PYTHONPATH=str(site))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
