@@ -139,9 +139,15 @@ def _run(steps: int, directory: str, progress: bool, seed: int, checkpoint_every
 
     # Restart: a fresh graph from the meta graph, restored from the latest checkpoint.
     latest = tf.train.latest_checkpoint(directory)
+    if latest is None:
+        print(f"gpuvars demo: no checkpoint found in {directory}")
+        return 1
     restored_ok = latest == last_prefix
     with tf.Graph().as_default():
         restart_saver = tf.train.import_meta_graph(latest + ".meta")
+        if restart_saver is None:
+            print(f"gpuvars demo: the meta graph {latest}.meta holds no variables")
+            return 1
         restart_saver.restore(None, latest)
         restored = {v.op.name: v.numpy() for v in tf.global_variables()}
     restored_ok = restored_ok and restored.keys() == saved.keys() and all(
