@@ -89,12 +89,12 @@ from gpuvars.math_ops import (
     square,
     tanh,
 )
+from gpuvars.partitioned import PartitionedVariable, SaveSliceInfo
 from gpuvars.partitioning import (
     fixed_size_partitioner,
     min_max_variable_partitioner,
     variable_axis_size_partitioner,
 )
-from gpuvars.partitioned import PartitionedVariable, SaveSliceInfo
 from gpuvars.random import set_random_seed
 from gpuvars.scopes import (
     AUTO_REUSE,
