@@ -103,7 +103,7 @@ def nvrtc_check(files: list[Path], workers: int) -> tuple[list[str], str | None]
     def one(job: tuple[Path, str]) -> tuple[str, bool, str, float]:
         f, arch = job
         t0 = time.perf_counter()
-        src = kernels.cuda_source(f.name).encode()
+        src = kernels.cuda_source(f.name, f.parent).encode()
         err, prog = nvrtc.nvrtcCreateProgram(src, f.name.encode(), 0, [], [])
         opts = [o.encode() for o in (*kernels.nvrtc_options(), f"--gpu-architecture={arch}")]
         (res,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)

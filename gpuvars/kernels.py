@@ -153,13 +153,14 @@ def kernel_file(name: str) -> str:
     raise KeyError(f"No kernel file defines {name!r}; known prefixes: {[p for p, _ in _FILE_BY_PREFIX]}")
 
 
-def cuda_source(filename: str) -> str:
+def cuda_source(filename: str, root: str | os.PathLike[str] | None = None) -> str:
     """The source of one ``.cu`` file with its local ``#include "..."`` inlined.
 
     CuPy caches compiled modules by source text and options; inlining the
     headers makes an edit to ``gv_common.cuh`` a cache miss, as it must be.
+    ``root`` is the folder of the file and its headers (default ``kernel_dir()``).
     """
-    root = kernel_dir()
+    root = Path(root) if root is not None else kernel_dir()
     seen: set[str] = set()
 
     def expand(name: str) -> str:

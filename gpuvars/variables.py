@@ -660,50 +660,45 @@ class Variable:
             self._version += 1
         return self
 
+    def _host_update(self, iop: Callable[[Any, Any], Any], delta: Any, use_locking: bool) -> Variable:
+        """The /cpu:0 hot path for a NumPy or Python-number delta (SPEC §16's per-call target)."""
+        buf = self._buf
+        if buf is None:
+            raise self._uninitialized()
+        if type(delta) is np.ndarray and delta.shape != buf.shape and delta.ndim:
+            raise _shape_error(self._op.name, buf.shape, delta.shape)
+        try:
+            # In-place operators use NumPy's same_kind casting and skip the ufunc keyword parsing;
+            # a failed cast raises before anything is written.
+            if use_locking:
+                with self._lock:
+                    iop(buf, delta)
+                    self._version += 1
+            else:
+                iop(buf, delta)
+                self._version += 1
+        except TypeError:
+            raise self._dtype_error(delta) from None
+        return self
+
     def assign_add(self, delta: Any, use_locking: bool = False, name: str | None = None,
                    read_value: bool = True) -> Variable:
-        """``self += delta``; returns the variable."""
+        """``self += delta`` (same shape, or a scalar); returns the variable.
+
+        Raises:
+          InvalidArgumentError: ``delta`` has another shape (the variable is unchanged).
+          TypeError: ``delta`` does not cast safely to the variable's dtype.
+        """
         if self._host_fast and type(delta) in _FAST_TYPES:
-            buf = self._buf
-            if buf is None:
-                raise self._uninitialized()
-            if type(delta) is np.ndarray and delta.shape != buf.shape and delta.ndim:
-                raise _shape_error(self._op.name, buf.shape, delta.shape)
-            try:
-                # In-place operators use NumPy's same_kind casting and skip the ufunc keyword parsing.
-                if use_locking:
-                    with self._lock:
-                        buf += delta
-                        self._version += 1
-                else:
-                    buf += delta
-                    self._version += 1
-            except TypeError:
-                raise self._dtype_error(delta) from None
-            return self
+            return self._host_update(operator.iadd, delta, use_locking)
         self._mutate(self._backend.assign_add, self._prepare(delta), use_locking)
         return self
 
     def assign_sub(self, delta: Any, use_locking: bool = False, name: str | None = None,
                    read_value: bool = True) -> Variable:
-        """``self -= delta``; returns the variable."""
+        """``self -= delta`` (same shape, or a scalar); returns the variable."""
         if self._host_fast and type(delta) in _FAST_TYPES:
-            buf = self._buf
-            if buf is None:
-                raise self._uninitialized()
-            if type(delta) is np.ndarray and delta.shape != buf.shape and delta.ndim:
-                raise _shape_error(self._op.name, buf.shape, delta.shape)
-            try:
-                if use_locking:
-                    with self._lock:
-                        buf -= delta
-                        self._version += 1
-                else:
-                    buf -= delta
-                    self._version += 1
-            except TypeError:
-                raise self._dtype_error(delta) from None
-            return self
+            return self._host_update(operator.isub, delta, use_locking)
         self._mutate(self._backend.assign_sub, self._prepare(delta), use_locking)
         return self
 

@@ -64,7 +64,7 @@ def scatter_cases(draw):
     return dtype, op, dim0, row_shape, n_shape, seed, bad, index_dtype, mode
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=scatter_cases(), where=st.sampled_from(["gpu", "cpu"]))
 def test_scatter_family_matches_reference(case, where):
     dtype, op, dim0, row_shape, n_shape, seed, bad, index_dtype, mode = case
@@ -114,7 +114,7 @@ def nd_cases(draw):
         draw(st.booleans()), draw(st.booleans())
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, database=None)
 @given(case=nd_cases())
 def test_scatter_nd_matches_reference(case):
     shape, k, n, op, seed, bad, deterministic = case
