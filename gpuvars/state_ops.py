@@ -295,6 +295,8 @@ def _group(op: str, variables: Sequence[Variable], values: Sequence[Any], use_lo
             raise TypeError(f"group_{op} expects Variables. Received: {v!r:.80}")
         if v._buf is None:
             raise v._uninitialized()
+        if op != "assign":
+            v._check_arithmetic(f"group_assign_{op}")
     if len({id(v) for v in variables}) != len(variables):
         raise ValueError(f"group_{op}: a variable appears more than once; combine its values first.")
     # Validate everything before any kernel runs: a bad operand leaves every variable unchanged.

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from gpuvars import devices, dtypes, errors, transfer
+from gpuvars.backends.cpu import _DENSE_MIN_BYTES
 from gpuvars.graph import Graph, GraphKeys, get_default_graph
 from gpuvars.tensor import (
     Operation,
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 _FAST_TYPES = frozenset((float, int, np.ndarray))
+# From this size on, /cpu:0 dense updates run the host kernels on every core.
+_HOST_KERNEL_BYTES = _DENSE_MIN_BYTES
 
 
 @dataclass
@@ -228,7 +231,8 @@ class Variable:
         spec = devices.current_spec(op_name, "VariableV2", self._shape, self._dtype)
         self._requested_device = spec.to_string()
         self._backend = devices.resolve(spec)
-        self._host_fast = self._backend.kind == "cpu"
+        # The /cpu:0 hot path; bool variables have no add/sub, large buffers use the 2-thread kernels.
+        self._host_fast = self._backend.kind == "cpu" and self._dtype.kind != "b"
         self._caching_device_spec = caching_device
         self._cache_backend = self._resolve_caching_device(caching_device, op_name)
 
@@ -660,11 +664,22 @@ class Variable:
             self._version += 1
         return self
 
+    def _check_arithmetic(self, op: str) -> None:
+        if self._dtype.kind == "b":
+            raise TypeError(
+                f"{op} is not defined for the bool variable {self._op.name} (TensorFlow allows numeric "
+                "types only). Use assign() with the new value instead."
+            )
+
     def _host_update(self, iop: Callable[[Any, Any], Any], delta: Any, use_locking: bool) -> Variable:
         """The /cpu:0 hot path for a NumPy or Python-number delta (SPEC §16's per-call target)."""
         buf = self._buf
         if buf is None:
             raise self._uninitialized()
+        if buf.nbytes >= _HOST_KERNEL_BYTES:
+            kernel = self._backend.assign_add if iop is operator.iadd else self._backend.assign_sub
+            self._mutate(kernel, self._prepare(delta), use_locking)
+            return self
         if type(delta) is np.ndarray and delta.shape != buf.shape and delta.ndim:
             raise _shape_error(self._op.name, buf.shape, delta.shape)
         try:
@@ -691,6 +706,7 @@ class Variable:
         """
         if self._host_fast and type(delta) in _FAST_TYPES:
             return self._host_update(operator.iadd, delta, use_locking)
+        self._check_arithmetic("assign_add")
         self._mutate(self._backend.assign_add, self._prepare(delta), use_locking)
         return self
 
@@ -699,6 +715,7 @@ class Variable:
         """``self -= delta`` (same shape, or a scalar); returns the variable."""
         if self._host_fast and type(delta) in _FAST_TYPES:
             return self._host_update(operator.isub, delta, use_locking)
+        self._check_arithmetic("assign_sub")
         self._mutate(self._backend.assign_sub, self._prepare(delta), use_locking)
         return self
 

@@ -341,3 +341,29 @@ def test_to_proto_from_proto_round_trip():
         inner = tf.Variable(1.0, name="x")
     assert inner.to_proto(export_scope="scope").variable_name == "x:0"
     assert inner.to_proto(export_scope="other") is None
+
+
+@pytest.mark.parametrize("device", ["/cpu:0", "/gpu:0"])
+def test_bool_variables_have_no_arithmetic_updates(device, emulated_gpus):
+    with tf.device(device):
+        v = init(tf.Variable([True, False]))
+    for fn in (lambda: v.assign_add([True, True]), lambda: v.assign_sub(np.array([True, False])),
+               lambda: tf.group_assign_add([v], [[True, True]])):
+        with pytest.raises(TypeError, match="bool"):
+            fn()
+    v.assign([False, True])
+    assert v.numpy().tolist() == [False, True]
+
+
+def test_large_cpu_update_uses_the_same_semantics():
+    n = (8 << 20) // 4
+    with tf.device("/cpu:0"):
+        v = init(tf.Variable(np.zeros(n, np.float32)))
+    v.assign_add(np.ones(n, np.float32))
+    v.assign_sub(np.full(n, 0.5, np.float32), use_locking=True)
+    v.assign_add(2.0)
+    assert float(v.numpy()[0]) == 2.5 and float(v.numpy()[-1]) == 2.5
+    with pytest.raises(TypeError):
+        init(tf.Variable(np.zeros(n, np.int32))).assign_add(np.ones(n, np.float64))
+    with pytest.raises(errors.InvalidArgumentError):
+        v.assign_add(np.ones(n + 1, np.float32))

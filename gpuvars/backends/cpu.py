@@ -75,13 +75,14 @@ class CpuBackend(Backend):
             reference.assign(dst, src)
 
     def assign_add(self, dst, src):
-        if dst.nbytes >= _DENSE_MIN_BYTES and (host := self._kernels()) is not None:
+        # bool stays on NumPy (logical or) at every size, so the size never changes the result.
+        if dst.nbytes >= _DENSE_MIN_BYTES and dst.dtype.kind != "b" and (host := self._kernels()) is not None:
             host.assign_add(dst, src)
         else:
             reference.assign_add(dst, src)
 
     def assign_sub(self, dst, src):
-        if dst.nbytes >= _DENSE_MIN_BYTES and (host := self._kernels()) is not None:
+        if dst.nbytes >= _DENSE_MIN_BYTES and dst.dtype.kind != "b" and (host := self._kernels()) is not None:
             host.assign_sub(dst, src)
         else:
             reference.assign_sub(dst, src)
