@@ -24,6 +24,7 @@ __all__ = [
     "ResourceExhaustedError",
     "AbortedError",
     "DeadlineExceededError",
+    "ShapeMismatchError",
 ]
 
 # TensorFlow's error codes (tensorflow/core/protobuf/error_codes.proto).
@@ -163,3 +164,12 @@ class DataLossError(OpError):
     """Unrecoverable data loss or corruption (bad checkpoint)."""
 
     error_code = DATA_LOSS
+
+
+class ShapeMismatchError(InvalidArgumentError, ValueError):
+    """A value of the wrong shape: an ``InvalidArgumentError`` that is also a ``ValueError``.
+
+    TensorFlow raises ``ValueError`` at graph construction and
+    ``InvalidArgumentError`` at run time for the same mistake; SPEC §2 allows
+    either, so this class is both.
+    """

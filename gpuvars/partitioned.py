@@ -338,11 +338,9 @@ class PartitionedVariable:
             arr = convert_to_array(value, None, what="value")
         except TypeError:
             raise self._variable_list[0]._dtype_error(value) from None
-        if arr.ndim == 0:
-            return [arr] * n
         full = self._full
         if tuple(arr.shape) != full:
-            raise errors.InvalidArgumentError(
+            raise errors.ShapeMismatchError(
                 None, self._name,
                 f"Shapes must be equal: partitioned variable {self._name} has shape {list(full)} but the value has "
                 f"shape {list(arr.shape)}. Pass a value of shape {list(full)}.",
@@ -464,13 +462,11 @@ class PartitionedVariable:
             arr = convert_to_array(updates, None, what="updates")
         except TypeError:
             raise first._dtype_error(updates) from None
-        if arr.dtype != self._dtype and not dtypes.can_cast(arr.dtype, self._dtype):
-            from gpuvars.variables import _python_int_fits
+        from gpuvars.state_ops import _check_updates_dtype
 
-            if not _python_int_fits(updates, self._dtype):
-                raise first._dtype_error(arr)
+        _check_updates_dtype(updates, arr, self._dtype, self._name, first._dtype_error)
         if arr.ndim and tuple(arr.shape) != expected:
-            raise errors.InvalidArgumentError(
+            raise errors.ShapeMismatchError(
                 None, self._name,
                 f"Must have updates.shape = indices.shape + params.shape[1:] or updates.shape = [], got "
                 f"updates.shape {list(arr.shape)}, indices.shape {list(idx_shape)}, params.shape "

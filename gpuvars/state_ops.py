@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from gpuvars import config, dtypes, transfer
+from gpuvars import config, dtypes, errors, transfer
 from gpuvars.tensor import Tensor, convert_to_array
-from gpuvars.variables import Variable
+from gpuvars.variables import Variable, _check_python_value
 
 __all__ = [
     "IndexedSlices",
@@ -102,8 +102,9 @@ def _check_ref(ref: Any, fn: str) -> None:
 def assign(ref: Variable, value: Any, validate_shape: bool | None = None, use_locking: bool | None = None,
            name: str | None = None) -> Variable:
     _check_ref(ref, "assign")
-    if validate_shape is False and isinstance(ref, Variable):
-        ref._validate_shape = False
+    if validate_shape is not None and isinstance(ref, Variable):
+        # validate_shape applies to this op only, as in TF.
+        return ref._assign(value, bool(use_locking), bool(validate_shape))
     return ref.assign(value, use_locking=bool(use_locking))
 
 
@@ -135,7 +136,18 @@ def _indices_array(indices: Any, what: str = "indices") -> np.ndarray | Any:
     return arr
 
 
-def _updates_array(ref: Variable, updates: Any, expected_shape: tuple[int, ...]) -> Any:
+def _check_updates_dtype(updates: Any, arr: Any, dtype: np.dtype, name: str, dtype_error: Any) -> None:
+    """Arrays cast with NumPy's same_kind rule; Python numbers must convert exactly (TF's rule)."""
+    if arr.dtype == dtype:
+        return
+    if hasattr(updates, "dtype"):
+        if not dtypes.can_cast(arr.dtype, dtype):
+            raise dtype_error(arr)
+    else:
+        _check_python_value(updates, arr, dtype, name)
+
+
+def _updates_array(ref: Variable, updates: Any, expected_shape: tuple[int, ...], idx_shape: tuple[int, ...]) -> Any:
     if isinstance(updates, Tensor):
         updates = updates._evaluate(ref._backend)
     elif isinstance(updates, Variable):
@@ -144,22 +156,16 @@ def _updates_array(ref: Variable, updates: Any, expected_shape: tuple[int, ...])
         arr = convert_to_array(updates, None, what="updates")
     except TypeError:
         raise ref._dtype_error(updates) from None
-    if arr.dtype != ref.dtype and not dtypes.can_cast(arr.dtype, ref.dtype):
-        from gpuvars.variables import _python_int_fits
-
-        if not _python_int_fits(updates, ref.dtype):
-            raise ref._dtype_error(arr)
+    _check_updates_dtype(updates, arr, ref.dtype, ref.op.name, ref._dtype_error)
     if arr.ndim == 0:
         # A scalar update is broadcast to every row, as TF does.
         arr = np.broadcast_to(transfer.to_host(arr).astype(ref.dtype), expected_shape)
     elif tuple(arr.shape) != expected_shape:
-        from gpuvars import errors
-
-        raise errors.InvalidArgumentError(
+        raise errors.ShapeMismatchError(
             None, ref.op.name,
             f"Must have updates.shape = indices.shape + params.shape[1:] or updates.shape = [], got "
-            f"updates.shape {list(arr.shape)}, indices.shape {list(expected_shape[:len(expected_shape)])} "
-            f"implies {list(expected_shape)} for variable {ref.op.name} of shape {ref.shape.as_list()}.",
+            f"updates.shape {list(arr.shape)}, indices.shape {list(idx_shape)} (expected updates.shape "
+            f"{list(expected_shape)}) for variable {ref.op.name} of shape {ref.shape.as_list()}.",
         )
     return arr
 
@@ -185,7 +191,7 @@ def _scatter(ref: Any, op: str, indices: Any, updates: Any, use_locking: bool) -
         raise ValueError(f"scatter_{op} needs a variable of rank >= 1; {ref.op.name} is a scalar.")
     idx = _indices_array(indices)
     row_shape = tuple(buf.shape[1:])
-    upd = _updates_array(ref, updates, tuple(idx.shape) + row_shape)
+    upd = _updates_array(ref, updates, tuple(idx.shape) + row_shape, tuple(idx.shape))
     flat_idx = _to_device(ref, idx.reshape(-1))
     flat_upd = _to_device(ref, upd.reshape((-1,) + row_shape), ref.dtype)
     deterministic = config.is_deterministic()
@@ -217,7 +223,7 @@ def _scatter_nd(ref: Any, op: str, indices: Any, updates: Any, use_locking: bool
             f"{ref.op.name} ({buf.ndim})."
         )
     slice_shape = tuple(buf.shape[k:])
-    upd = _updates_array(ref, updates, tuple(idx.shape[:-1]) + slice_shape)
+    upd = _updates_array(ref, updates, tuple(idx.shape[:-1]) + slice_shape, tuple(idx.shape))
     flat_idx = _to_device(ref, idx.reshape(-1, k))
     flat_upd = _to_device(ref, upd.reshape((-1,) + slice_shape), ref.dtype)
     deterministic = config.is_deterministic()

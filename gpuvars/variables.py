@@ -104,7 +104,7 @@ class _VariableOp:
 
 
 def _shape_error(name: str, expected: Any, received: Any, what: str = "value") -> errors.InvalidArgumentError:
-    return errors.InvalidArgumentError(
+    return errors.ShapeMismatchError(
         None, name,
         f"Shapes must be equal: variable {name} has shape {list(expected)} but the {what} has shape "
         f"{list(received)}. Pass a {what} of shape {list(expected)}"
@@ -585,6 +585,8 @@ class Variable:
 
     def _prepare(self, value: Any, allow_new_shape: bool = False) -> Any:
         """The operand on the variable's device, with a safe dtype and the right shape."""
+        # Python numbers travel as kernel arguments, not as transfers (JAX's guard exempts them too).
+        explicit = isinstance(value, _PY_NUMBERS)
         if isinstance(value, Tensor):
             value = value._evaluate(self._backend)
         elif isinstance(value, Variable):
@@ -594,13 +596,16 @@ class Variable:
         except TypeError:
             raise self._dtype_error(value) from None
         if arr.dtype != self._dtype:
-            if not dtypes.can_cast(arr.dtype, self._dtype) and not _python_int_fits(value, self._dtype):
-                raise self._dtype_error(arr)
+            if hasattr(value, "dtype"):
+                if not dtypes.can_cast(arr.dtype, self._dtype):
+                    raise self._dtype_error(arr)
+            else:
+                _check_python_value(value, arr, self._dtype, self._op.name)
         buf = self._buf
         target_shape = self._shape.as_tuple() if buf is None else buf.shape
-        if not allow_new_shape and arr.ndim and target_shape is not None and tuple(arr.shape) != tuple(target_shape):
+        if not allow_new_shape and target_shape is not None and tuple(arr.shape) != tuple(target_shape):
             raise _shape_error(self._op.name, target_shape, arr.shape)
-        return transfer.to_backend(arr, self._backend, explicit=False)
+        return transfer.to_backend(arr, self._backend, explicit=explicit)
 
     def _mutate(self, kernel: Callable[[Any, Any], None], arr: Any, use_locking: bool) -> None:
         if use_locking:
@@ -622,12 +627,13 @@ class Variable:
         """Set the value (initializing the variable if needed); returns the variable.
 
         Raises:
-          InvalidArgumentError: the shape differs (unless ``validate_shape=False``).
+          InvalidArgumentError (also a ValueError): the shape differs, unless the
+            variable was made with ``validate_shape=False``.
           TypeError: the dtype does not cast safely.
         """
         if self._host_fast and type(value) is np.ndarray and self._buf is not None:
             buf = self._buf
-            if value.shape == buf.shape or not value.ndim:
+            if value.shape == buf.shape:
                 try:
                     if use_locking:
                         with self._lock:
@@ -639,17 +645,19 @@ class Variable:
                 except TypeError:
                     raise self._dtype_error(value) from None
                 return self
+        return self._assign(value, use_locking, self._validate_shape)
+
+    def _assign(self, value: Any, use_locking: bool, validate_shape: bool) -> Variable:
         arr = self._prepare(value, allow_new_shape=True)
         with self._lock:
             buf = self._buf
+            shape: tuple[int, ...] | None
             if buf is None:
                 shape = tuple(arr.shape)
-                if self._validate_shape and self._shape.is_fully_defined():
-                    shape = self._shape.as_tuple() or ()
-                    if arr.ndim and tuple(arr.shape) != shape:
-                        raise _shape_error(self._op.name, shape, arr.shape)
-            elif arr.ndim and tuple(arr.shape) != tuple(buf.shape):
-                if self._validate_shape:
+                if validate_shape and self._shape.is_fully_defined() and shape != self._shape.as_tuple():
+                    raise _shape_error(self._op.name, self._shape.as_tuple(), arr.shape)
+            elif tuple(arr.shape) != tuple(buf.shape):
+                if validate_shape:
                     raise _shape_error(self._op.name, buf.shape, arr.shape)
                 shape = tuple(arr.shape)
             else:
@@ -680,8 +688,9 @@ class Variable:
             kernel = self._backend.assign_add if iop is operator.iadd else self._backend.assign_sub
             self._mutate(kernel, self._prepare(delta), use_locking)
             return self
-        if type(delta) is np.ndarray and delta.shape != buf.shape and delta.ndim:
-            raise _shape_error(self._op.name, buf.shape, delta.shape)
+        shape = delta.shape if type(delta) is np.ndarray else ()
+        if shape != buf.shape:
+            raise _shape_error(self._op.name, buf.shape, shape)
         try:
             # In-place operators use NumPy's same_kind casting and skip the ufunc keyword parsing;
             # a failed cast raises before anything is written.
@@ -694,6 +703,8 @@ class Variable:
                 self._version += 1
         except TypeError:
             raise self._dtype_error(delta) from None
+        except OverflowError:  # a Python int outside the variable's integer range
+            raise _range_error(delta, self._dtype, self._op.name) from None
         return self
 
     def assign_add(self, delta: Any, use_locking: bool = False, name: str | None = None,
@@ -816,18 +827,29 @@ def _constant_fn(host: Any) -> Callable[[Any], Any]:
     return lambda backend: host
 
 
-def _python_int_fits(value: Any, dt: np.dtype) -> bool:
-    """A Python int (or list of them) into a narrower int variable is fine when it fits, as TF."""
-    if dt.kind not in "iu" or isinstance(value, np.ndarray) or hasattr(value, "dtype"):
-        return False
-    try:
-        arr = np.asarray(value)
-    except Exception:
-        return False
-    if arr.dtype.kind not in "iu":
-        return False
+_PY_NUMBERS = (bool, int, float, complex)
+
+
+def _range_error(value: Any, dt: np.dtype, name: str) -> TypeError:
     info = np.iinfo(dt)
-    return not arr.size or (arr.min() >= info.min and arr.max() <= info.max)
+    return TypeError(
+        f"Cannot convert {value!r:.80} to the dtype {dt.name} of variable {name}: expected integers in "
+        f"[{info.min}, {info.max}]. Pass values in range, or cast explicitly."
+    )
+
+
+def _check_python_value(value: Any, arr: np.ndarray, dt: np.dtype, name: str) -> None:
+    """Python numbers and lists convert to the variable's dtype as TF does: exactly, or not at all."""
+    if arr.dtype.kind in "iu" and dt.kind in "iu":
+        info = np.iinfo(dt)
+        if arr.size and (arr.min() < info.min or arr.max() > info.max):
+            raise _range_error(value, dt, name)
+        return
+    if not dtypes.can_cast(arr.dtype, dt):
+        raise TypeError(
+            f"Cannot update variable {name} of dtype {dt.name} with {value!r:.80}: expected values that "
+            f"convert to {dt.name} exactly (NumPy's same_kind rule). Cast explicitly first."
+        )
 
 
 # -- initialization ops ----------------------------------------------------------

@@ -197,10 +197,13 @@ def test_assign_splits_a_full_value():
     assert pv.assign(value) is pv  # assign initializes, as for a Variable
     np.testing.assert_array_equal(pv.numpy(), value)
     np.testing.assert_array_equal(list(pv)[2].numpy(), value[7:])
-    pv.assign(1.5)
+    pv.assign(np.full((10, 4), 1.5))
     assert (pv.numpy() == 1.5).all()
     pv.assign_add(np.ones((10, 4)))
-    pv.assign_sub(0.5)
+    pv.assign_sub(np.full((10, 4), 0.5))
+    assert (pv.numpy() == 2.0).all()
+    with pytest.raises(ValueError, match=r"\[10, 4\].*\[\]"):
+        pv.assign(1.5)  # a scalar is a shape mismatch, as for a Variable
     assert (pv.numpy() == 2.0).all()
 
 
@@ -233,7 +236,7 @@ def test_assign_add_needs_every_shard_initialized():
     list(pv)[0].initializer.run()
     before = list(pv)[0].numpy()
     with pytest.raises(errors.FailedPreconditionError):
-        pv.assign_add(1.0)
+        pv.assign_add(np.ones((10, 4)))
     np.testing.assert_array_equal(list(pv)[0].numpy(), before)
 
 

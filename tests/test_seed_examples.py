@@ -68,8 +68,12 @@ def test_api_doc_variable_example():
     z = tf.sigmoid(w + y)
     np.testing.assert_allclose(z, 1 / (1 + np.exp(-2.0)), rtol=1e-6)
     w.assign(w + 1.0)
-    w.assign_add(1.0)
+    w.assign_add(np.ones((2, 2), np.float32))
     np.testing.assert_array_equal(w.eval(), np.full((2, 2), 3.0))
+    s = tf.Variable(1.0)
+    s.initializer.run()
+    s.assign_add(1.0)  # the seed's scalar form
+    assert float(s.eval()) == 2.0
 
 
 def test_interactive_session_example():

@@ -207,10 +207,59 @@ def test_assign_family_returns_variable_with_new_value():
     assert v.assign_add([1.0, 1.0]) is v
     assert v.assign_sub(np.array([0.5, 0.5])) is v
     np.testing.assert_array_equal(v.numpy(), [5.5, 6.5])
-    v.assign_add(1.0)  # a scalar broadcasts
-    np.testing.assert_array_equal(v.numpy(), [6.5, 7.5])
-    v.assign(0)
-    np.testing.assert_array_equal(v.numpy(), [0, 0])
+    s = init(tf.Variable(1.0))
+    assert s.assign_add(1.0) is s and s.assign_sub(0.5) is s and float(s.numpy()) == 1.5
+
+
+@pytest.mark.parametrize("method", ["assign", "assign_add", "assign_sub"])
+@pytest.mark.parametrize("device", ["/cpu:0", "/gpu:0"])
+def test_scalar_into_vector_is_a_shape_error_as_in_tf(method, device, emulated_gpus):
+    with tf.device(device):
+        v = init(tf.Variable([1.0, 2.0]))
+    for value in (1.0, np.float32(1.0), np.array(1.0, np.float32)):
+        with pytest.raises(ValueError, match=r"\[2\].*\[\]"):
+            getattr(v, method)(value)
+    assert v.numpy().tolist() == [1.0, 2.0]
+
+
+def test_shape_errors_are_both_value_and_invalid_argument_errors():
+    v = init(tf.Variable([1.0, 2.0]))
+    with pytest.raises(ValueError):
+        v.assign([1.0, 2.0, 3.0])
+    with pytest.raises(errors.InvalidArgumentError):
+        v.assign([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError):
+        tf.scatter_add(init(tf.Variable(np.zeros((6, 2), np.float32))), [0, 1], np.ones((3, 2), np.float32))
+
+
+def test_scatter_shape_message_names_indices_shape():
+    v = init(tf.Variable(np.zeros((6, 2), np.float32)))
+    with pytest.raises(errors.InvalidArgumentError, match=r"updates.shape \[3, 2\], indices.shape \[2\]"):
+        tf.scatter_add(v, np.array([0, 1]), np.ones((3, 2), np.float32))
+    with pytest.raises(errors.InvalidArgumentError, match=r"indices.shape \[2, 1\]"):
+        tf.scatter_nd_add(v, np.array([[0], [1]]), np.ones((3, 2), np.float32))
+
+
+@pytest.mark.parametrize("device", ["/cpu:0", "/gpu:0"])
+def test_python_ints_out_of_range_are_rejected(device, emulated_gpus):
+    with tf.device(device):
+        v = init(tf.Variable(np.zeros(2, np.int8)))
+    for fn in (lambda: v.assign([300, 1]), lambda: v.assign_add([300, 1]), lambda: v.assign_sub([1, -300]),
+               lambda: tf.scatter_update(v, [0], [300])):
+        with pytest.raises(TypeError, match=r"int8.*\[-128, 127\]"):
+            fn()
+    s = init(tf.Variable(np.int8(0)))
+    with pytest.raises(TypeError, match="int8"):
+        s.assign_add(300)
+    assert v.numpy().tolist() == [0, 0] and int(s.numpy()) == 0
+
+
+def test_module_assign_validate_shape_is_per_op():
+    v = init(tf.Variable([1.0, 2.0]))
+    tf.assign(v, [1.0, 2.0, 3.0], validate_shape=False)
+    assert v.shape == (3,)
+    with pytest.raises(ValueError):
+        v.assign([1.0, 2.0, 3.0, 4.0])
 
 
 def test_assign_initializes():
@@ -228,6 +277,8 @@ def test_shape_mismatch_names_both_and_leaves_value(method):
     assert "[2, 3]" in str(info.value) and "[3, 2]" in str(info.value)
     with pytest.raises((ValueError, errors.InvalidArgumentError)):
         getattr(v, method)(np.ones((1, 3), np.float32))  # no silent broadcasting
+    with pytest.raises(ValueError):
+        getattr(v, method)(1.0)  # not even of scalars, as in TF
     np.testing.assert_array_equal(v.numpy(), np.zeros((2, 3)))
 
 
@@ -361,8 +412,10 @@ def test_large_cpu_update_uses_the_same_semantics():
         v = init(tf.Variable(np.zeros(n, np.float32)))
     v.assign_add(np.ones(n, np.float32))
     v.assign_sub(np.full(n, 0.5, np.float32), use_locking=True)
-    v.assign_add(2.0)
+    v.assign_add(np.full(n, 2.0, np.float32))
     assert float(v.numpy()[0]) == 2.5 and float(v.numpy()[-1]) == 2.5
+    with pytest.raises(ValueError):
+        v.assign_add(2.0)
     with pytest.raises(TypeError):
         init(tf.Variable(np.zeros(n, np.int32))).assign_add(np.ones(n, np.float64))
     with pytest.raises(errors.InvalidArgumentError):
