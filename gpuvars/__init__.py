@@ -23,6 +23,7 @@ from gpuvars.array_ops import (
     zeros,
     zeros_like,
 )
+from gpuvars.compat import ConfigProto, GPUOptions, control_dependencies, group, identity, no_op
 from gpuvars.devices import DeviceSpec, device, list_devices
 from gpuvars.dtypes import (
     bfloat16,

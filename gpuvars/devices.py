@@ -38,9 +38,11 @@ class SoftPlacementWarning(UserWarning):
 _LOCAL_JOBS = (None, "localhost")
 
 
-@dataclass(frozen=True)
+@dataclass(eq=True)
 class DeviceSpec:
-    """A (possibly partial) device specification, as ``tf.DeviceSpec``.
+    """A (possibly partial) device specification, as ``tf.DeviceSpec`` (v1 and v2 methods).
+
+    Fields can be set (TF v1); ``replace``/``make_merged_spec`` return new specs (TF v2).
 
     Example:
       >>> DeviceSpec.from_string("/job:ps/task:1/gpu:0").to_string()
@@ -53,18 +55,25 @@ class DeviceSpec:
     device_type: str | None = None
     device_index: int | None = None
 
-    def __post_init__(self) -> None:
-        for field in ("replica", "task", "device_index"):
-            value = getattr(self, field)
-            if value is not None:
-                object.__setattr__(self, field, int(value))
-        if self.device_type is not None:
-            dt = str(self.device_type)
-            object.__setattr__(self, "device_type", dt.upper() if dt.upper() in ("CPU", "GPU") else dt)
+    def __setattr__(self, field: str, value: Any) -> None:
+        # Normalize on every write: ints for indices, "CPU"/"GPU" upper-cased (TF's rule).
+        if value is not None:
+            if field in ("replica", "task", "device_index"):
+                value = int(value)
+            elif field == "device_type":
+                value = str(value).upper() if str(value).upper() in ("CPU", "GPU") else str(value)
+            elif field == "job":
+                value = str(value)
+        object.__setattr__(self, field, value)
+
+    def __hash__(self) -> int:
+        return hash(self.to_string())
 
     @classmethod
-    def from_string(cls, spec: str) -> DeviceSpec:
-        """Parse a device string; ``ValueError`` names an unknown attribute."""
+    def from_string(cls, spec: str | None) -> DeviceSpec:
+        """Parse a device string (None or "" is the empty spec); ``ValueError`` names an unknown attribute."""
+        if spec is None:
+            return cls()
         if not isinstance(spec, str):
             raise TypeError(f"Expected a device string such as '/gpu:0'. Received: {spec!r}")
         job = replica = task = device_type = device_index = None
@@ -142,7 +151,17 @@ class DeviceSpec:
         return DeviceSpec(**fields)
 
     def parse_from_string(self, spec: str) -> DeviceSpec:
-        return DeviceSpec.from_string(spec)
+        """TF v1: set this spec's fields from ``spec`` (all of them) and return it."""
+        parsed = DeviceSpec.from_string(spec)
+        for field in ("job", "replica", "task", "device_type", "device_index"):
+            setattr(self, field, getattr(parsed, field))
+        return self
+
+    def merge_from(self, dev: DeviceSpec | str) -> None:
+        """TF v1: copy the fields ``dev`` sets into this spec (in place)."""
+        merged = self.make_merged_spec(dev)
+        for field in ("job", "replica", "task", "device_type", "device_index"):
+            setattr(self, field, getattr(merged, field))
 
     @property
     def is_parameter_server(self) -> bool:
@@ -219,18 +238,24 @@ def device(device_name_or_function: Any) -> Iterator[None]:
 
 
 def current_spec(op_name: str = "", op_type: str = "VariableV2", shape: Any = None, dtype: Any = None) -> DeviceSpec:
-    """The device the scopes in force give to a new op."""
+    """The device the scopes in force give to a new op.
+
+    As TF's ``_apply_device_functions``: scopes apply innermost first; a string
+    fills only the fields not set yet (the inner scope wins), a device function
+    sees the op with the device so far and its result replaces it, and
+    ``device(None)`` stops the outer scopes from applying.
+    """
     spec = DeviceSpec()
-    for entry in _scope.stack:
+    for entry in reversed(_scope.stack):
         if entry is None:
-            spec = DeviceSpec()
-        elif isinstance(entry, DeviceSpec):
-            spec = spec.make_merged_spec(entry)
+            break
+        if isinstance(entry, DeviceSpec):
+            spec = entry.make_merged_spec(spec)
         else:
             op = _PlacementOp(op_name, op_type, spec.to_string(), shape, dtype)
             result = entry(op)
             if result is not None:
-                spec = spec.make_merged_spec(_as_spec(result))
+                spec = _as_spec(result)
     return spec
 
 
@@ -299,6 +324,7 @@ def _start() -> dict[str, list[Backend]]:
     global _backends
     with _registry_lock:
         if _backends is None:
+            config.get_emulated_gpus()  # a malformed GPUVARS_EMULATED_GPUS is an error, not "no GPUs"
             backends: dict[str, list[Backend]] = {}
             for group, factory in _factories.items():
                 try:

@@ -31,6 +31,21 @@ __all__ = [
     "name_scope",
 ]
 
+_VALID_OP_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
+_VALID_SCOPED_NAME = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
+
+
+def check_op_name(name: object, scoped: bool = False) -> str:
+    """TF's op-name rule (a name inside a scope may also start with ``_``); raises ``TypeError``/``ValueError``."""
+    if not isinstance(name, str):
+        raise TypeError(f"Expected a string name. Received {name!r} of type {type(name).__name__}.")
+    if not (_VALID_SCOPED_NAME if scoped else _VALID_OP_NAME).match(name):
+        raise ValueError(
+            f"'{name}' is not a valid scope name: expected letters, digits and '._-/>' "
+            "(starting with a letter, digit or '.'), and no ':'."
+        )
+    return name
+
 
 class GraphKeys:
     """Standard collection names, as ``tf.GraphKeys``."""
@@ -105,8 +120,14 @@ class Graph:
     def get_name_scope(self) -> str:
         return self._name_stack
 
+    def _check_not_finalized(self) -> None:
+        if self._finalized:
+            raise RuntimeError("Graph is finalized and cannot be modified.")
+
     def unique_name(self, name: str, mark_as_used: bool = True) -> str:
         """``name`` under the current name scope, made unique with ``_1``, ``_2`` (TF's rule)."""
+        if mark_as_used:
+            self._check_not_finalized()
         if self._name_stack:
             name = self._name_stack + "/" + name
         with self._lock:
@@ -145,6 +166,7 @@ class Graph:
             self._name_stack = old
 
     def _register_op(self, name: str, op: Any) -> None:
+        self._check_not_finalized()
         with self._lock:
             self._ops_by_name[name] = op
 
@@ -209,6 +231,7 @@ class Graph:
             _default.stack.pop()
 
     def finalize(self) -> None:
+        """Forbid new variables and ops in this graph (TF: "Graph is finalized and cannot be modified.")."""
         self._finalized = True
 
     @property

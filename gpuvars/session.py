@@ -8,7 +8,9 @@ substitutes values for deferred ``Tensor``s while the fetches are evaluated.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -45,6 +47,11 @@ class Session:
         self._target = target
         self._graph = graph if graph is not None else get_default_graph()
         self._config = config
+        soft = getattr(config, "allow_soft_placement", None)
+        if soft is not None:
+            from gpuvars import config as settings
+
+            settings.set_soft_device_placement(bool(soft))
         self._closed = False
         self._context_stack: list[Any] = []
 
@@ -77,7 +84,13 @@ class Session:
         if isinstance(fetch, (Variable, Tensor)):
             return fetch.numpy()
         if isinstance(fetch, str):
-            return self._fetch(self._graph.as_graph_element(fetch))
+            try:
+                element = self._graph.as_graph_element(fetch)
+            except KeyError as e:
+                raise ValueError(f"Fetch argument {fetch!r} cannot be interpreted as a Tensor. ({e.args[0]})") from None
+            return self._fetch(element)
+        if getattr(fetch, "type", None) == "VariableV2" and hasattr(fetch, "_variable"):
+            return None  # running a variable's op does nothing, as in TF
         if hasattr(fetch, "_get_variable_list") and hasattr(fetch, "as_tensor"):  # PartitionedVariable
             return transfer.to_host(fetch.as_tensor())
         if hasattr(fetch, "run") and hasattr(fetch, "name") and hasattr(fetch, "type"):
@@ -105,8 +118,14 @@ class Session:
         if self in _interactive:
             _interactive.remove(self)
 
-    def as_default(self) -> Session:
-        return self
+    @contextlib.contextmanager
+    def as_default(self) -> Iterator[Session]:
+        """Make this the default session inside the block (does not close it, as in TF)."""
+        _sessions.stack.append(self)
+        try:
+            yield self
+        finally:
+            _sessions.stack.pop()
 
     def __enter__(self) -> Session:
         _sessions.stack.append(self)

@@ -471,7 +471,8 @@ def _matmul_shape(sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[int, ...]:
 def _binary(a: Any, b: Any, op: Callable[[Any, Any], Any], opname: str) -> Tensor:
     graph = a.graph if isinstance(a, Tensor) else b.graph
     probe_op = operator.mul if opname == "matmul" else op
-    dtype = np.asarray(probe_op(_static_dtype(a), _static_dtype(b))).dtype
+    with np.errstate(all="ignore"):  # the probe runs on zeros: 1/0 must not warn
+        dtype = np.asarray(probe_op(_static_dtype(a), _static_dtype(b))).dtype
     shape = _result_shape(_static_shape(a), _static_shape(b), opname)
     device = a._device if isinstance(a, Tensor) else getattr(b, "_device", None)
     return Tensor(lambda backend: op(_value_of(a, backend), _value_of(b, backend)), shape, dtype,

@@ -20,7 +20,7 @@ import numpy as np
 
 from gpuvars import devices, dtypes, errors, transfer
 from gpuvars.backends.cpu import _DENSE_MIN_BYTES
-from gpuvars.graph import Graph, GraphKeys, get_default_graph
+from gpuvars.graph import Graph, GraphKeys, check_op_name, get_default_graph
 from gpuvars.tensor import (
     Operation,
     Tensor,
@@ -144,6 +144,15 @@ class Variable:
 
     __array_priority__ = 100
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Variable:
+        variable_def = kwargs.get("variable_def", args[6] if len(args) > 6 else None)
+        initial_value = kwargs.get("initial_value", args[0] if args else None)
+        if variable_def is not None and initial_value is None:
+            existing = _existing_variable(variable_def, kwargs.get("import_scope"))
+            if existing is not None:
+                return existing  # from_proto gives back the very variable it names, as in TF
+        return super().__new__(cls)
+
     def __init__(
         self,
         initial_value: Any = None,
@@ -160,6 +169,8 @@ class Variable:
         shape: Any = None,
         **kwargs: Any,
     ):
+        if variable_def is not None and initial_value is None and getattr(self, "_op", None) is not None:
+            return  # __new__ returned the existing variable this VariableDef names
         unknown = set(kwargs) - {"use_resource", "synchronization", "aggregation", "distribute_strategy"}
         if unknown:
             raise TypeError(f"Variable() got unexpected keyword arguments: {sorted(unknown)}")
@@ -209,6 +220,10 @@ class Variable:
             self._initial = initial_value
         else:
             host = convert_to_array(initial_value, dt, what="initial_value")
+            if host is initial_value:
+                host = host.copy()  # a snapshot, as TF's constant: later edits of the caller's array don't leak in
+            if isinstance(host, np.ndarray):
+                host.flags.writeable = False
             self._initial = Tensor(_constant_fn(host), host.shape, host.dtype, "initial_value", graph=self._graph)
         self._dtype = dt if dt is not None else self._initial.dtype
         init_shape = self._initial.shape
@@ -223,7 +238,15 @@ class Variable:
         if expected_shape is not None and not self._shape.is_compatible_with(expected_shape):
             raise ValueError(f"Expected shape {as_shape(expected_shape)}; the initial value has shape {self._shape}.")
 
-        op_name = self._graph.unique_name(name if name else "Variable")
+        if name:  # None or "" mean the default name, as in TF
+            check_op_name(name, scoped=bool(self._graph.get_name_scope()))
+        elif name is not None and not isinstance(name, str):
+            check_op_name(name)
+        if name and name.endswith("/"):
+            op_name = name[:-1]  # a trailing "/" means "this exact name", as for TF's name scopes
+            self._graph._check_not_finalized()
+        else:
+            op_name = self._graph.unique_name(name if name else "Variable")
         self._op = _VariableOp(self, op_name)
         self._graph._register_op(op_name, self._op)
 
@@ -264,13 +287,7 @@ class Variable:
 
     def _init_from_def(self, variable_def: VariableDef, import_scope: str | None) -> None:
         graph = get_default_graph()
-        name = variable_def.variable_name.rsplit(":", 1)[0]
-        if import_scope:
-            name = f"{import_scope}/{name}"
-        existing = graph._ops_by_name.get(name)
-        if existing is not None and hasattr(existing, "_variable"):
-            self.__dict__.update(existing._variable.__dict__)
-            return
+        name = _def_op_name(variable_def, import_scope)
         if variable_def.shape is None:
             raise ValueError(f"VariableDef of {name} has no shape; cannot recreate it.")
         dt = dtypes.as_dtype(variable_def.dtype)
@@ -326,8 +343,9 @@ class Variable:
 
     @property
     def initial_value(self) -> Any:
-        """The initial value, evaluated (a random initial value draws anew)."""
-        return self._initial._evaluate(self._backend)
+        """The initial value, evaluated (a random initial value draws anew); a fresh array."""
+        value = self._initial._evaluate(self._backend)
+        return value.copy() if not getattr(value, "flags", None) or not value.flags.writeable else value
 
     @property
     def caching_device(self) -> str | None:
@@ -396,7 +414,7 @@ class Variable:
             buf = self._apply_constraint(buf)
         with self._lock:
             self._buf = buf
-            if not self._shape.is_fully_defined():
+            if not self._shape.is_fully_defined() or not self._validate_shape:
                 self._shape = TensorShape(shape)
             self._version += 1
 
@@ -450,6 +468,8 @@ class Variable:
             copy = transfer.to_backend(buf, self._cache_backend, explicit=True)
             if copy is buf:
                 copy = self._backend.copy(buf)
+            if isinstance(copy, np.ndarray):
+                copy.flags.writeable = False  # shared by every reader until the next update
             self._cache = (version, copy)
         return copy
 
@@ -744,7 +764,10 @@ class Variable:
             buf = self._buf
             if buf is None:
                 raise self._uninitialized()
-            old = self._backend.count_up_to(buf, int(limit))
+            try:
+                old = self._backend.count_up_to(buf, int(limit))
+            except errors.OutOfRangeError as e:
+                raise errors.OutOfRangeError(None, self._op.name, e.message) from None
             self._version += 1
         return self._dtype.type(old)
 
@@ -821,6 +844,16 @@ class Variable:
     def from_proto(variable_def: VariableDef, import_scope: str | None = None) -> Variable:
         """The variable a ``VariableDef`` names: the existing one in the default graph, else a new one."""
         return Variable(variable_def=variable_def, import_scope=import_scope)
+
+
+def _def_op_name(variable_def: VariableDef, import_scope: str | None) -> str:
+    name = variable_def.variable_name.rsplit(":", 1)[0]
+    return f"{import_scope}/{name}" if import_scope else name
+
+
+def _existing_variable(variable_def: VariableDef, import_scope: str | None) -> Variable | None:
+    op = get_default_graph()._ops_by_name.get(_def_op_name(variable_def, import_scope))
+    return getattr(op, "_variable", None)
 
 
 def _constant_fn(host: Any) -> Callable[[Any], Any]:

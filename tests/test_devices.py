@@ -195,3 +195,43 @@ def test_device_scope_is_thread_local():
         t.start()
         t.join()
     assert seen == [""]
+
+
+def test_device_spec_v1_api():
+    d = DeviceSpec.from_string("/gpu:0")
+    d.job = "ps"
+    d.device_type = "cpu"
+    assert d.to_string() == "/job:ps/device:CPU:0"
+    d.merge_from("/task:3/gpu:1")
+    assert d.to_string() == "/job:ps/task:3/device:GPU:1"
+    assert d.parse_from_string("/cpu:2") is d and d.to_string() == "/device:CPU:2"
+    assert DeviceSpec.from_string(None) == DeviceSpec()
+    assert {DeviceSpec.from_string("/gpu:0"): 1}[DeviceSpec.from_string("/device:GPU:0")] == 1
+
+
+def test_device_functions_apply_innermost_first_as_tf():
+    seen = []
+
+    def fn(op):
+        seen.append(op.device)
+        return "/job:ps/task:1"
+
+    with tf.device(fn):
+        with tf.device("/cpu:0"):
+            assert devices.current_device_string() == "/job:ps/task:1"
+    assert seen == ["/device:CPU:0"]
+    with tf.device("/gpu:0"), tf.device(lambda op: op.device + "/task:4" if op.device else "/task:4"):
+        assert devices.current_device_string() == "/task:4/device:GPU:0"
+
+
+def test_malformed_env_variable_is_an_error(monkeypatch):
+    monkeypatch.setenv("GPUVARS_EMULATED_GPUS", "abc")
+    saved = config._emulated_gpus
+    try:
+        config._emulated_gpus = None
+        devices._reset_registry()
+        with pytest.raises(ValueError, match="GPUVARS_EMULATED_GPUS"):
+            tf.list_devices()
+    finally:
+        config._emulated_gpus = saved
+        devices._reset_registry()

@@ -115,3 +115,13 @@ def test_graph_element_lookup():
     assert g.as_graph_element(init.name) is init
     with pytest.raises(KeyError):
         g.as_graph_element("nope:0")
+
+
+def test_finalized_graph_refuses_new_variables():
+    g = tf.Graph()
+    with g.as_default():
+        tf.Variable(1.0)
+        g.finalize()
+        assert g.finalized
+        with pytest.raises(RuntimeError, match="finalized"):
+            tf.Variable(2.0)

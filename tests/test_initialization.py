@@ -155,3 +155,15 @@ def test_shape_checked_when_initializer_runs():
     with pytest.raises(errors.InvalidArgumentError, match=r"\[2\].*\[3\]"):
         v.initializer.run()
     assert not tf.is_variable_initialized(v)
+
+
+def test_deferred_division_builds_without_warnings():
+    import warnings
+
+    t = tf.Variable(np.array([2.0, 4.0], np.float32)).initialized_value()
+    i = tf.Variable(np.array([3, 4], np.int32)).initialized_value()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exprs = [2.0 / t, i // i, i % i]
+    assert np.asarray(exprs[0]).tolist() == [1.0, 0.5]
+    assert np.asarray(exprs[1]).tolist() == [1, 1]

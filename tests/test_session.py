@@ -70,3 +70,48 @@ def test_interactive_session_and_eval():
     finally:
         sess.close()
     assert tf.get_default_session() is None
+
+
+def test_as_default_does_not_close():
+    v = tf.Variable(1.0)
+    sess = tf.Session()
+    sess.run(v.initializer)
+    with sess.as_default():
+        assert tf.get_default_session() is sess
+        assert v.eval() == 1.0
+    assert tf.get_default_session() is None
+    assert sess.run(v) == 1.0
+    sess.close()
+
+
+def test_fetch_by_missing_name_and_variable_op():
+    v = tf.Variable(1.0, name="v")
+    with tf.Session() as sess:
+        with pytest.raises(ValueError, match="cannot be interpreted"):
+            sess.run("nope:0")
+        assert sess.run(v.op) is None
+        assert sess.run("v") is None
+
+
+def test_config_proto_soft_placement():
+    from gpuvars import config
+
+    with tf.Session(config=tf.ConfigProto(allow_soft_placement=False, gpu_options=tf.GPUOptions(allow_growth=True))):
+        assert config.get_soft_device_placement() is False
+    config.set_soft_device_placement(True)
+
+
+def test_group_no_op_identity_control_dependencies():
+    a = tf.Variable(1.0)
+    b = tf.Variable(2.0)
+    g = tf.group(a.initializer, [b.initializer])
+    assert isinstance(g, tf.Operation)
+    g.run()
+    assert tf.is_variable_initialized(a) and tf.is_variable_initialized(b)
+    assert tf.no_op().run() is None
+    snap = tf.identity(a)
+    a.assign(5.0)
+    assert float(snap) == 1.0
+    with tf.control_dependencies([g]):
+        a.assign_add(1.0)
+    assert float(a.numpy()) == 6.0

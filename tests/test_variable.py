@@ -420,3 +420,63 @@ def test_large_cpu_update_uses_the_same_semantics():
         init(tf.Variable(np.zeros(n, np.int32))).assign_add(np.ones(n, np.float64))
     with pytest.raises(errors.InvalidArgumentError):
         v.assign_add(np.ones(n + 1, np.float32))
+
+
+def test_from_proto_returns_the_same_variable():
+    v = tf.Variable([1.0, 2.0], name="orig")
+    w = tf.Variable.from_proto(v.to_proto())
+    assert w is v
+    assert tf.Variable(variable_def=v.to_proto()) is v
+    w.initializer.run()
+    assert tf.is_variable_initialized(v)
+
+
+@pytest.mark.parametrize("bad", ["bad name!", "x:0", "_x", ""])
+def test_invalid_names_are_value_errors(bad):
+    if bad == "":
+        assert tf.Variable(1.0, name=bad).name == "Variable:0"  # empty means the default, as TF
+        return
+    with pytest.raises(ValueError, match="not a valid"):
+        tf.Variable(1.0, name=bad)
+
+
+def test_name_type_and_trailing_slash():
+    with pytest.raises(TypeError, match="string"):
+        tf.Variable(1.0, name=3)
+    assert tf.Variable(1.0, name="exact/").name == "exact:0"
+    with tf.name_scope("s"):
+        assert tf.Variable(1.0, name="_inner").name == "s/_inner:0"
+
+
+def test_initial_value_is_a_snapshot_and_a_fresh_array():
+    a = np.array([1.0, 2.0], np.float32)
+    v = tf.Variable(a)
+    a[0] = 99.0  # editing the caller's array after construction does not leak in
+    iv = v.initial_value
+    iv[1] = 7.0  # nor does editing what initial_value returned
+    v.initializer.run()
+    assert v.numpy().tolist() == [1.0, 2.0]
+
+
+def test_count_up_to_error_names_the_variable():
+    c = init(tf.Variable(0, name="steps"))
+    c.count_up_to(1)
+    with pytest.raises(errors.OutOfRangeError) as info:
+        c.count_up_to(1)
+    assert info.value.op == "steps"
+
+
+def test_reinitializing_unvalidated_variable_restores_its_shape():
+    u = init(tf.Variable([1.0, 2.0], validate_shape=False))
+    u.assign([1.0, 2.0, 3.0])
+    assert u.shape == (3,)
+    u.initializer.run()
+    assert u.shape == (2,) and u.numpy().tolist() == [1.0, 2.0]
+
+
+def test_cached_copy_is_read_only(emulated_gpus):
+    with tf.device("/gpu:0"):
+        v = init(tf.Variable(np.ones(4, np.float32), caching_device="/gpu:1"))
+    with pytest.raises(ValueError, match="read-only"):
+        np.asarray(v.value())[0] = 99.0
+    assert v.numpy().tolist() == [1.0] * 4
