@@ -20,6 +20,7 @@ shares it.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from typing import Any
@@ -29,15 +30,37 @@ import numpy as np
 __all__ = ["run_demo"]
 
 
-def _progress(total: int, enabled: bool) -> Any:
-    if enabled:
-        try:
-            from tqdm import tqdm
+class _TextBar:
+    """A one-line progress bar on stderr, used when tqdm is not installed (it is an optional extra)."""
 
-            return tqdm(total=total, desc="training", unit="step", leave=False)
-        except ImportError:
-            pass
-    return None
+    def __init__(self, total: int, desc: str):
+        self.total, self.desc, self.n, self.postfix = total, desc, 0, ""
+        self._stream = sys.stderr
+        self._every = max(total // 50, 1)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self.n % self._every == 0 or self.n == self.total:
+            filled = 30 * self.n // max(self.total, 1)
+            self._stream.write(f"\r{self.desc}: [{'#' * filled}{'.' * (30 - filled)}] {self.n}/{self.total} {self.postfix}")
+            self._stream.flush()
+
+    def set_postfix(self, **values: Any) -> None:
+        self.postfix = " ".join(f"{k}={v}" for k, v in values.items())
+
+    def close(self) -> None:
+        self._stream.write("\r" + " " * (60 + len(self.postfix)) + "\r")
+        self._stream.flush()
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _TextBar(total, "training")
+    return tqdm(total=total, desc="training", unit="step", leave=False)
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
