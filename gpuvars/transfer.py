@@ -7,6 +7,19 @@ explicit=False)`` and obey the thread-local ``transfer_guard`` levels
 blocked). ``transfer_stats()`` reports copies and bytes per
 ``(source, destination)`` pair of canonical device names; a NumPy array from
 the user counts as ``/device:CPU:0``.
+
+Ordering (SPEC §9): a copy out of a buffer of an ``ordered`` backend (CUDA,
+emulated GPUs) first waits for the buffer's last recorded event (its last
+mutation), on the stream that copies; a copy into an ordered backend records
+an event on the new buffer. So a read on another CUDA stream sees the last
+write. ``/cpu:0`` is synchronous (nothing is ever in flight there), so its
+buffers are neither waited for nor recorded.
+
+Paths: host→device is the destination's ``from_host``; device→device is the
+destination's ``copy_from_device`` where it has a direct path (CUDA peers),
+else a plain host copy between host-memory devices, else staged through host
+memory (``to_host`` then ``from_host``); device→host is ``to_host``. Large
+CUDA host copies are chunked through pinned buffers inside the backend.
 """
 
 from __future__ import annotations
@@ -112,16 +125,17 @@ def _backend(name: str) -> Backend:
 
 
 def _copy(x: Any, src: str, dst_backend: Backend) -> Any:
+    """``x`` (on ``src``, another device than ``dst_backend``'s) copied after its last recorded mutation."""
     if src == CPU:
         return dst_backend.from_host(np.asarray(x))
     src_backend = _backend(src)
+    direct = dst_backend.copy_from_device(x, src_backend)  # waits for x on the stream that copies
+    if direct is not None:
+        return direct
+    if src_backend.ordered:
+        src_backend.wait(x)
     if _is_host_memory(src_backend) and _is_host_memory(dst_backend):
         return dst_backend.from_host(np.asarray(x))
-    peer = getattr(dst_backend, "copy_from_device", None)
-    if peer is not None:
-        out = peer(x, src_backend)
-        if out is not None:
-            return out
     host = src_backend.to_host(x)
     return host if dst_backend.kind == "cpu" else dst_backend.from_host(host)
 
@@ -145,6 +159,8 @@ def to_backend(x: Any, backend: Backend, *, explicit: bool) -> Any:
     if not explicit:
         _check_guard(src, dst, nbytes)
     out = _copy(x, src, backend)
+    if backend.ordered:
+        backend.record(out)
     _count(src, dst, nbytes)
     return out
 
@@ -157,6 +173,8 @@ def to_host(x: Any) -> np.ndarray:
     if src == CPU:
         return np.array(x, copy=True)
     backend = _backend(src)
+    if backend.ordered:
+        backend.wait(x)
     out = backend.to_host(x)
     _count(src, CPU, int(out.nbytes))
     return np.asarray(out)

@@ -7,6 +7,13 @@ the transfer layer treats each as a separate device), and every kernel hook
 runs the kernels of ``kernels/*.cu`` compiled for the CPU with the host shim:
 the same kernel choices, bounds flags and atomics as on a real GPU (see
 ``gpuvars.kernels.KernelBackend``), so CI without a GPU tests the GPU paths.
+
+Ordering is a GPU's too (``ordered``): every mutation waits for the
+buffer's last event and records a new one, exactly where ``CudaBackend``
+waits and records CUDA events, and the transfer layer waits before copying
+out of a buffer and records after copying into one. Kernels run to completion
+before returning, so the events are complete when made; what the bookkeeping
+buys is that tests see every record and wait (``Backend.ordering``).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ class EmulatedGpuBackend(HostKernels):
 
     kind = "emulated_gpu"
     device_type = "GPU"
+    ordered = True
     memory_bytes = None
 
     def __init__(self, index: int = 0, library: HostLibrary | None = None):
@@ -64,3 +72,9 @@ class EmulatedGpuBackend(HostKernels):
 
     def owns(self, array: Any) -> bool:
         return isinstance(array, DeviceArray) and array._gv_device == self.name
+
+    def _before_mutation(self, ref: Any) -> None:
+        self.wait(ref)
+
+    def _after_mutation(self, ref: Any) -> None:
+        self.record(ref)
