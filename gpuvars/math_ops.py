@@ -41,6 +41,17 @@ def _value(x: Any) -> Any:
     return convert_to_array(x)
 
 
+def _together(a: Any, b: Any) -> tuple[Any, Any]:
+    """``b`` moved (implicitly, through the transfer layer) to ``a``'s device when they differ."""
+    from gpuvars import transfer
+    from gpuvars.devices import backend_for_name
+
+    da, db = transfer.device_of(a), transfer.device_of(b)
+    if da is not None and db is not None and da != db:
+        b = transfer.to_backend(b, backend_for_name(da), explicit=False)
+    return a, b
+
+
 def _xp(x: Any) -> Any:
     if type(x).__module__.startswith("cupy"):
         import cupy
@@ -57,7 +68,7 @@ def convert_to_tensor(value: Any, dtype: Any = None, name: str | None = None) ->
 
 
 def matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False, name: str | None = None) -> Any:
-    a, b = _value(a), _value(b)
+    a, b = _together(_value(a), _value(b))
     if transpose_a:
         a = a.T
     if transpose_b:
@@ -86,8 +97,8 @@ def square(x: Any, name: str | None = None) -> Any:
 
 
 def gather(params: Any, indices: Any, axis: int = 0, name: str | None = None) -> Any:
-    params = _value(params)
-    return _xp(params).take(params, _xp(params).asarray(_value(indices)), axis=axis)
+    params, idx = _together(_value(params), _value(indices))
+    return _xp(params).take(params, idx, axis=axis)
 
 
 def shape(x: Any, name: str | None = None, out_type: Any = np.int32) -> np.ndarray:
@@ -100,7 +111,7 @@ def add_n(inputs: Any, name: str | None = None) -> Any:
         raise ValueError("add_n needs at least one input.")
     out = values[0].copy()
     for v in values[1:]:
-        out = out + v
+        out = out + _together(out, v)[1]
     return out
 
 

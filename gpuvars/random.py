@@ -249,7 +249,10 @@ def _raw(backend: Any, kind: str, shape: tuple[int, ...], dtype: np.dtype, key: 
     try:
         return backend.random(kind, shape, dtype, key, counter)
     except NotImplementedError:
-        return backend.from_host(philox_reference(kind, shape, dtype, key, counter))
+        from gpuvars import transfer
+
+        # Initialization copies are explicit transfers: counted, never blocked by a guard.
+        return transfer.to_backend(philox_reference(kind, shape, dtype, key, counter), backend, explicit=True)
 
 
 def _scalar(value: Any, dtype: np.dtype, xp: Any) -> Any:

@@ -492,7 +492,9 @@ class Variable:
         return out if dtype is None else out.astype(dtype)
 
     def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.value().__dlpack__(*args, **kwargs)
+        value = self.value()
+        (self._cache_backend or self._backend).wait(value)  # the consumer sees the last write (CUDA streams)
+        return value.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self) -> Any:
         return self.value().__dlpack_device__()

@@ -727,3 +727,17 @@ def test_cuda_device_to_device_peer_or_staged(monkeypatch, peer):
     assert (b0.ordering(v._buf).recorded > marker) is peer
     assert b1.ordering(out).recorded > marker
     np.testing.assert_array_equal(tf.device_put(out, "/cpu:0"), np.full(n, 10.0, np.float32))
+
+
+def test_math_ops_move_operands_through_the_transfer_layer():
+    a = var_on("/gpu:0", np.ones((2, 2), np.float32))
+    b = var_on("/gpu:1", np.full((2, 2), 2.0, np.float32))
+    out = tf.add_n([a, b])
+    assert transfer.device_of(out) == G0 and np.asarray(out).tolist() == [[3.0, 3.0], [3.0, 3.0]]
+    assert tf.transfer_stats() == {(G1, G0): {"copies": 1, "bytes": 16}}
+    np.testing.assert_array_equal(np.asarray(tf.matmul(a, b)), np.full((2, 2), 4.0))
+    rows = tf.gather(a, np.array([1, 0]))
+    assert transfer.device_of(rows) == G0
+    with tf.transfer_guard("disallow"):
+        with pytest.raises(errors.InvalidArgumentError):
+            tf.matmul(a, b)
