@@ -26,6 +26,7 @@ from gpuvars.array_ops import (
 from gpuvars.compat import ConfigProto, GPUOptions, control_dependencies, group, identity, no_op
 from gpuvars.devices import DeviceSpec, device, list_devices
 from gpuvars.dtypes import (
+    HAS_BFLOAT16,
     bfloat16,
     bool_,
     complex64,
@@ -37,6 +38,7 @@ from gpuvars.dtypes import (
     int16,
     int32,
     int64,
+    string,
     uint8,
     uint16,
     uint32,
@@ -161,6 +163,5 @@ from gpuvars.variables import (
 Variable.SaveSliceInfo = SaveSliceInfo  # type: ignore[attr-defined]  # TF spells it tf.Variable.SaveSliceInfo
 
 bool = bool_  # noqa: A001 - TF spells it tf.bool
-string = None  # strings are not supported as variable dtypes
 
 __all__ = [name for name in dir() if not name.startswith("_")]

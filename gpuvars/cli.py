@@ -43,8 +43,9 @@ def _bench(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     from gpuvars.inspect_checkpoint import print_tensors_in_checkpoint_file
 
-    print_tensors_in_checkpoint_file(args.prefix, args.tensor_name or "", args.all_tensors)
-    return 0
+    # It prints the error (a missing or invalid checkpoint, an unknown tensor) to stderr and returns False.
+    ok = print_tensors_in_checkpoint_file(args.prefix, args.tensor_name or "", args.all_tensors)
+    return 0 if ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

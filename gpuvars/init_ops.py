@@ -43,7 +43,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gpuvars import dtypes
+from gpuvars import dtypes, transfer
 from gpuvars import random as gv_random
 
 __all__ = [
@@ -88,6 +88,11 @@ TRUNCATED_STDDEV_CORRECTION = 0.87962566103423978
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
+def _upload(host: np.ndarray, backend: Any) -> Any:
+    """A host-made initial value onto the variable's device: an explicit, counted transfer."""
+    return transfer.to_backend(host, backend, explicit=True)
+
+
 def _host_backend() -> Any:
     from gpuvars.backends.cpu import CpuBackend
 
@@ -562,7 +567,7 @@ class Constant(Initializer):
             with np.errstate(invalid="ignore", over="ignore"):
                 scalar = np.asarray(self.value).astype(op.dtype)
             return _fill(backend, op.shape, op.dtype, scalar)
-        return backend.from_host(_constant_array(self.value, op.dtype, op.shape, op._extra["verify_shape"]))
+        return _upload(_constant_array(self.value, op.dtype, op.shape, op._extra["verify_shape"]), backend)
 
     def get_config(self) -> dict[str, Any]:
         # TF leaves verify_shape out of the config; so do we.
@@ -608,7 +613,7 @@ class Identity(Initializer):
         if info is not None:
             r, c = info.var_offset
             eye = eye[r : r + op.shape[0], c : c + op.shape[1]]
-        return backend.from_host(np.ascontiguousarray(np.asarray(self.gain, op.dtype) * eye))
+        return _upload(np.ascontiguousarray(np.asarray(self.gain, op.dtype) * eye), backend)
 
     def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain, "dtype": self.dtype.name}
@@ -732,35 +737,49 @@ class UniformUnitScaling(_RandomInitializer):
     """Uniform in ``[-m, m]``, ``m = factor * sqrt(3 / input_size)``, keeping the input's scale (deprecated in TF).
 
     ``input_size`` is the product of all but the last dimension of the full
-    shape (``partition_info.full_shape`` for a shard), so every shard of a
-    partitioned variable uses the scale of the whole variable.
+    shape: ``full_shape`` when given (seed 002's argument, for shards made by
+    hand), else ``partition_info.full_shape`` for a shard of a partitioned
+    variable, else the shape asked for. So every shard uses the scale of the
+    whole variable.
 
     Args:
       factor: the multiplier.
       seed: the op seed.
       dtype: the default dtype (floating).
+      full_shape: None, or a list or tuple of ints: the shape the scale is computed from.
 
     Raises:
-      ValueError: a non-floating dtype.
+      ValueError: a non-floating dtype; a ``full_shape`` with an unknown or negative dimension.
+      TypeError: a ``full_shape`` that is not a list, tuple or ``TensorShape`` of ints.
 
     Example:
       >>> x = uniform_unit_scaling_initializer(seed=1)([300, 10])
       >>> bool((abs(x) <= 0.1).all())
       True
+      >>> uniform_unit_scaling_initializer(full_shape=[1200, 10]).max_val([300, 10])
+      0.05
     """
 
-    def __init__(self, factor: float = 1.0, seed: int | None = None, dtype: Any = dtypes.float32):
+    def __init__(
+        self, factor: float = 1.0, seed: int | None = None, dtype: Any = dtypes.float32, full_shape: Any = None
+    ):
         self.factor = factor
         self.seed = seed
         self.dtype = _assert_float_dtype(dtypes.as_dtype(dtype))
+        self.full_shape = None if full_shape is None else list(_as_shape(full_shape))
 
     def _validate(self, shape, dtype, partition_info, extra):
         super()._validate(shape, dtype, partition_info, extra)
         _assert_float_dtype(dtype)
 
     def max_val(self, shape: Any, partition_info: Any = None) -> float:
-        """The bound ``m`` used for ``shape`` (or for ``partition_info.full_shape``)."""
-        scale_shape = list(shape) if partition_info is None else list(partition_info.full_shape)
+        """The bound ``m`` used for ``shape`` (or for ``full_shape``, or ``partition_info.full_shape``)."""
+        if self.full_shape is not None:
+            scale_shape = list(self.full_shape)
+        elif partition_info is not None:
+            scale_shape = list(partition_info.full_shape)
+        else:
+            scale_shape = list(shape)
         input_size = 1.0
         for dim in scale_shape[:-1]:
             input_size *= float(dim)
@@ -772,7 +791,7 @@ class UniformUnitScaling(_RandomInitializer):
         return self._draw(op, backend, "uniform", minval=-m, maxval=m)
 
     def get_config(self) -> dict[str, Any]:
-        return {"factor": self.factor, "seed": self.seed, "dtype": self.dtype.name}
+        return {"factor": self.factor, "seed": self.seed, "dtype": self.dtype.name, "full_shape": self.full_shape}
 
 
 class VarianceScaling(_RandomInitializer):
@@ -959,15 +978,92 @@ class Orthogonal(_RandomInitializer):
         if num_rows < num_cols:
             q = q.T
         value = (self.gain * q).astype(op.dtype).reshape(op.shape)
-        return backend.from_host(np.ascontiguousarray(value))
+        return _upload(np.ascontiguousarray(value), backend)
 
     def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain, "seed": self.seed, "dtype": self.dtype.name}
 
 
 # -- TF 1.x's lowercase names ------------------------------------------------------------------------------
-zeros_initializer = Zeros
-ones_initializer = Ones
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) or hasattr(value, "as_list")
+
+
+def _class_or_fill(cls: type[Zeros] | type[Ones], fill: str, shape: Any, dtype: Any, partition_info: Any) -> Any:
+    if _is_shape(shape):  # seed 002's adaptor: the value itself
+        from gpuvars import array_ops  # lazy: array_ops sits above the initializers
+
+        return getattr(array_ops, fill)(shape, dtypes.float32 if dtype is None else dtype)
+    if partition_info is not None:
+        raise TypeError(
+            f"{fill}_initializer got partition_info without a shape: pass a shape (list, tuple or TensorShape) "
+            f"first, as {fill}_initializer(shape, dtype, partition_info). Received shape={shape!r}"
+        )
+    if shape is not None:  # TF 1.x's positional dtype: zeros_initializer(tf.int32)
+        if dtype is not None:
+            raise TypeError(
+                f"{fill}_initializer got two dtypes: {shape!r} and dtype={dtype!r}. Expected a shape (list, tuple "
+                "or TensorShape) first, or one dtype."
+            )
+        dtype = shape
+    return cls(dtypes.float32 if dtype is None else dtype)
+
+
+def zeros_initializer(shape: Any = None, dtype: Any = None, partition_info: Any = None) -> Any:
+    """``Zeros(dtype)`` (TF 1.x), or, given a shape first, a zeros tensor (seed 002's adaptor for ``zeros()``).
+
+    ``zeros_initializer()``, ``zeros_initializer(dtype=tf.int32)`` and
+    ``zeros_initializer(tf.int32)`` make a ``Zeros`` initializer.
+    ``zeros_initializer(shape, dtype=tf.float32, partition_info=None)`` with a
+    list, tuple or ``TensorShape`` returns ``gpuvars.zeros(shape, dtype)``, a
+    deferred ``Tensor``; ``partition_info`` is ignored, as in TF. Passed
+    uncalled as ``get_variable``'s ``initializer``, it is instantiated.
+
+    Args:
+      shape: a shape (the function form), or a dtype, or None (the class form).
+      dtype: the dtype; None for float32.
+      partition_info: ignored (function form only).
+
+    Returns:
+      A ``Zeros`` initializer, or a ``Tensor`` of zeros.
+
+    Raises:
+      TypeError: an unknown dtype, two dtypes, or ``partition_info`` without a shape.
+
+    Example:
+      >>> zeros_initializer(dtype="int32")([2])
+      array([0, 0], dtype=int32)
+      >>> zeros_initializer([2], "int32").numpy()
+      array([0, 0], dtype=int32)
+    """
+    return _class_or_fill(Zeros, "zeros", shape, dtype, partition_info)
+
+
+def ones_initializer(shape: Any = None, dtype: Any = None, partition_info: Any = None) -> Any:
+    """``Ones(dtype)`` (TF 1.x), or, given a shape first, a ones tensor (seed 002's adaptor for ``ones()``).
+
+    The same forms as ``zeros_initializer``.
+
+    Args:
+      shape: a shape (the function form), or a dtype, or None (the class form).
+      dtype: the dtype; None for float32.
+      partition_info: ignored (function form only).
+
+    Returns:
+      A ``Ones`` initializer, or a ``Tensor`` of ones.
+
+    Raises:
+      TypeError: an unknown dtype, two dtypes, or ``partition_info`` without a shape.
+
+    Example:
+      >>> ones_initializer()([2], "bool")
+      array([ True,  True])
+      >>> ones_initializer((2,)).numpy()
+      array([1., 1.], dtype=float32)
+    """
+    return _class_or_fill(Ones, "ones", shape, dtype, partition_info)
+
+
 constant_initializer = Constant
 random_uniform_initializer = RandomUniform
 random_normal_initializer = RandomNormal

@@ -8,8 +8,11 @@ Usage::
     python -m gpuvars.inspect_checkpoint --file_name=train/model.ckpt-7 --all_tensor_names
 
 Output keeps TF's format (``tensor_name:  w`` then the value; ``w (DT_FLOAT) [2,3]``
-lines for the overview). Errors are printed, as TF prints them, and the exit
-status is 1 (TF exits 0; scripts deserve to know).
+lines for the overview). Errors (a missing or invalid checkpoint, an unknown
+tensor name) are printed as TF words them, but to stderr, and the exit status
+is 1 (TF prints them to stdout and exits 0; scripts deserve to know). A tensor
+is read before its ``tensor_name:`` line is printed, so a failed lookup prints
+nothing to stdout. ``gpuvars inspect PREFIX`` does the same.
 """
 
 from __future__ import annotations
@@ -88,7 +91,8 @@ def print_tensors_in_checkpoint_file(
       all_tensor_names: print every variable's name.
 
     Returns:
-      True on success; False when an error was printed.
+      True on success; False when an error was printed (to stderr, with a hint
+      when ``file_name`` looks like one of the checkpoint's files).
 
     Example:
       >>> print_tensors_in_checkpoint_file("train/model.ckpt-7", "w", all_tensors=False)
@@ -105,16 +109,18 @@ def print_tensors_in_checkpoint_file(
             elif not tensor_name:
                 print(debug_string(reader))
             else:
+                value = reader.read_variable(tensor_name)
                 print("tensor_name: ", tensor_name)
-                print(reader.read_variable(tensor_name))
+                print(value)
         return True
-    except Exception as e:  # print every failure, as TF does, then report it through the return value
-        print(str(e))
+    except Exception as e:  # print every failure, as TF does (to stderr), then report it through the return value
+        print(str(e), file=sys.stderr)
         hint = _prefix_hint(file_name)
         if hint is not None:
             print(
                 "\nIt's likely that you passed one of the checkpoint's files; pass the checkpoint *prefix*.  Try:\n"
-                f"inspect checkpoint --file_name = {hint}"
+                f"inspect checkpoint --file_name = {hint}",
+                file=sys.stderr,
             )
         return False
 
@@ -194,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "[--tensor_name=tensor_to_print] "
             "[--all_tensors] "
             "[--all_tensor_names] "
-            "[--printoptions]"
+            "[--printoptions]",
+            file=sys.stderr,
         )
         return 1
     options: dict[str, Any] = dict(args.printoptions)

@@ -94,7 +94,7 @@ def test_bytes_identical_to_safetensors_for_any_names_dtypes_shapes(tmp_path_fac
 
 
 def test_bfloat16_layout_matches_safetensors_when_ml_dtypes_is_installed(tmp_path):
-    if dtypes.bfloat16 is None:
+    if not dtypes.HAS_BFLOAT16:
         pytest.skip("ml_dtypes is not installed")
     from safetensors import TensorSpec, serialize
 
@@ -331,7 +331,7 @@ def test_every_dtype_round_trips_through_a_checkpoint(tmp_path):
         assert got.dtype == arr.dtype and got.shape == arr.shape
         np.testing.assert_array_equal(got, arr)
     (file,) = X.read_index(prefix).files
-    loaded = stnp.load_file(str(tmp_path / file)) if dtypes.bfloat16 is None else None
+    loaded = stnp.load_file(str(tmp_path / file)) if not dtypes.HAS_BFLOAT16 else None
     if loaded is not None:
         for name, arr in arrays.items():
             want = arr.view(np.float64).reshape(arr.shape + (2,)) if arr.dtype == np.complex128 else arr

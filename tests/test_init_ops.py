@@ -446,3 +446,66 @@ def test_deserialize_rejects_unknown_classes():
 
     with pytest.raises(ValueError, match="Cannot serialize initializer of class Mine"):
         io.serialize(Mine())
+
+
+def test_uniform_unit_scaling_full_shape_argument():
+    # Seed 002 / SPEC §6: uniform_unit_scaling_initializer(factor, seed, dtype, full_shape).
+    init = io.uniform_unit_scaling_initializer(factor=2.0, seed=4, dtype="float64", full_shape=[1200, 20])
+    limit = 2.0 * math.sqrt(3 / 1200)
+    assert init.max_val([300, 20]) == pytest.approx(limit)
+    x = init([300, 20])
+    assert x.dtype == np.float64 and np.abs(x).max() <= limit and np.abs(x).max() > 0.9 * limit
+    # full_shape, when given, wins over partition_info's; without it partition_info still counts.
+    info = io.PartitionInfo(full_shape=[600, 20], var_offset=[300, 0])
+    assert init.max_val([300, 20], info) == pytest.approx(limit)
+    assert io.uniform_unit_scaling_initializer().max_val([300, 20], info) == pytest.approx(math.sqrt(3 / 600))
+    # A TensorShape or tuple is accepted and kept as a list; the config round-trips through JSON.
+    from gpuvars.tensor import TensorShape
+
+    assert io.uniform_unit_scaling_initializer(full_shape=TensorShape([4, 5])).full_shape == [4, 5]
+    config = io.uniform_unit_scaling_initializer(full_shape=(8, 3)).get_config()
+    assert config == {"factor": 1.0, "seed": None, "dtype": "float32", "full_shape": [8, 3]}
+    back = io.deserialize(json.loads(json.dumps(io.serialize(init))))
+    assert back.full_shape == [1200, 20] and back.max_val([1, 20]) == pytest.approx(limit)
+    assert io.uniform_unit_scaling_initializer().get_config()["full_shape"] is None
+    with pytest.raises(ValueError, match="must be fully defined"):
+        io.uniform_unit_scaling_initializer(full_shape=[None, 3])
+    with pytest.raises(TypeError, match="list or tuple of integers"):
+        io.uniform_unit_scaling_initializer(full_shape=object())
+
+
+@pytest.mark.parametrize("name, fill, cls", [("zeros_initializer", 0, io.Zeros), ("ones_initializer", 1, io.Ones)])
+def test_zeros_and_ones_initializer_seed_002_function_form(name, fill, cls):
+    from gpuvars.tensor import Tensor, TensorShape
+
+    fn = getattr(io, name)
+    # Seed 002's adaptor: a shape first gives the value, a deferred Tensor (as zeros()/ones()).
+    for shape in ([2, 3], (2, 3), TensorShape([2, 3])):
+        t = fn(shape)
+        assert isinstance(t, Tensor)
+        np.testing.assert_array_equal(t.numpy(), np.full((2, 3), fill, np.float32))
+    t = fn([4], dtype="int32", partition_info=None)
+    assert t.numpy().dtype == np.int32 and t.numpy().tolist() == [fill] * 4
+    assert fn([2], "int64").numpy().dtype == np.int64
+    # TF 1.x's class form is unchanged: a Zeros/Ones initializer.
+    assert type(fn()) is cls and fn().dtype == np.float32
+    assert type(fn(dtype="int32")) is cls and fn(dtype="int32").dtype == np.int32
+    assert fn("int16").dtype == np.int16  # positional dtype, as TF 1.x's Zeros(dtype)
+    assert fn(dtype="int32")([2]).tolist() == [fill, fill]
+    with pytest.raises(TypeError, match="two dtypes"):
+        fn("int32", "int64")
+    with pytest.raises(TypeError, match="partition_info without a shape"):
+        fn(partition_info=io.PartitionInfo([4], [0]))
+    with pytest.raises(TypeError):
+        fn(dtype="not-a-dtype")
+
+
+def test_zeros_initializer_function_form_as_a_get_variable_initializer():
+    import gpuvars as tf
+
+    with tf.Graph().as_default():
+        v = tf.get_variable("v", [3], dtype=tf.int32, initializer=io.zeros_initializer)
+        w = tf.get_variable("w", [2], initializer=io.ones_initializer)
+        tf.global_variables_initializer().run()
+        assert v.numpy().tolist() == [0, 0, 0] and v.dtype == np.int32
+        assert w.numpy().tolist() == [1.0, 1.0]

@@ -36,6 +36,12 @@ def run(capsys, *args, **kwargs):
     return ok, capsys.readouterr().out
 
 
+def run_err(capsys, *args, **kwargs):
+    ok = ic.print_tensors_in_checkpoint_file(*args, **kwargs)
+    captured = capsys.readouterr()
+    return ok, captured.out, captured.err
+
+
 def test_overview_is_tf_debug_string(prefix, capsys):
     ok, out = run(capsys, prefix, "", False)
     assert ok
@@ -56,14 +62,14 @@ def test_all_tensors_and_all_names(prefix, capsys):
     assert ok and out == "tensor_name:  emb\ntensor_name:  global_step\ntensor_name:  w\n"
 
 
-def test_errors_are_printed(prefix, capsys):
-    ok, out = run(capsys, prefix, "nope", False)
-    assert not ok
-    assert out.startswith("tensor_name:  nope\nKey nope not found in checkpoint")
-    ok, out = run(capsys, prefix + "-00000-of-00003.safetensors", "", False)
-    assert not ok
-    assert out.startswith("The passed save_path is not a valid checkpoint:")
-    assert out.endswith(f"inspect checkpoint --file_name = {prefix}\n")
+def test_errors_are_printed_to_stderr(prefix, capsys):
+    ok, out, err = run_err(capsys, prefix, "nope", False)
+    assert not ok and out == ""
+    assert err.startswith("Key nope not found in checkpoint")
+    ok, out, err = run_err(capsys, prefix + "-00000-of-00003.safetensors", "", False)
+    assert not ok and out == ""
+    assert err.startswith("The passed save_path is not a valid checkpoint:")
+    assert err.endswith(f"inspect checkpoint --file_name = {prefix}\n")
 
 
 def test_printoptions_parsing():
@@ -79,21 +85,49 @@ def test_main_in_process(prefix, capsys):
     assert capsys.readouterr().out == f"tensor_name:  emb\n{np.array2string(EMB, precision=1)}\n"
     assert np.get_printoptions()["precision"] == 8  # restored afterwards
     assert ic.main([]) == 1
-    assert capsys.readouterr().out.startswith("Usage: inspect_checkpoint --file_name=checkpoint_file_name")
+    assert capsys.readouterr().err.startswith("Usage: inspect_checkpoint --file_name=checkpoint_file_name")
     assert ic.main([f"--file_name={prefix}", "--tensor_name=nope"]) == 1
 
 
-def test_command_line(prefix):
+def _run_cli(*argv: str) -> subprocess.CompletedProcess:
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]),
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "gpuvars.inspect_checkpoint", f"--file_name={prefix}", "--all_tensors"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_command_line(prefix):
+    done = _run_cli("-m", "gpuvars.inspect_checkpoint", f"--file_name={prefix}", "--all_tensors")
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"tensor_name:  emb\n{EMB}\ntensor_name:  global_step\n42\ntensor_name:  w\n{W}\n"
+
+
+def test_gpuvars_inspect_command(prefix):
+    done = _run_cli("-m", "gpuvars", "inspect", prefix, "--tensor_name=w")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"tensor_name:  w\n{W}\n" and done.stderr == ""
+
+
+@pytest.mark.parametrize("command", ["module", "gpuvars"])
+def test_both_commands_exit_1_with_the_error_on_stderr(prefix, tmp_path, command):
+    def cli(path: str, tensor: str = "") -> subprocess.CompletedProcess:
+        if command == "module":
+            args = ["-m", "gpuvars.inspect_checkpoint", f"--file_name={path}"]
+            return _run_cli(*args, *([f"--tensor_name={tensor}"] if tensor else []))
+        return _run_cli("-m", "gpuvars", "inspect", path, *([f"--tensor_name={tensor}"] if tensor else []))
+
+    missing = cli(str(tmp_path / "nonexist"))
+    assert missing.returncode == 1
+    assert missing.stdout == ""
+    assert missing.stderr.startswith("The passed save_path is not a valid checkpoint:")
+    invalid = tmp_path / "bad"
+    (tmp_path / "bad.index.json").write_text("{not json")
+    broken = cli(str(invalid))
+    assert broken.returncode == 1 and broken.stdout == "" and broken.stderr.strip(), broken
+    unknown = cli(prefix, "nope")
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert unknown.stderr.startswith("Key nope not found in checkpoint")
+    file_not_prefix = cli(prefix + ".index.json")
+    assert file_not_prefix.returncode == 1 and file_not_prefix.stdout == ""
+    assert file_not_prefix.stderr.endswith(f"inspect checkpoint --file_name = {prefix}\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -681,22 +682,110 @@ def _saved(tmp_path):
     return path, data, big
 
 
-def test_a_flipped_byte_is_data_loss(tmp_path):
-    path, data, big = _saved(tmp_path)
+def _flip_a_byte_of_big(data) -> None:
     raw = bytearray(data.read_bytes())
     raw[-100] ^= 0x10  # inside "big", the last tensor of the file
     data.write_bytes(bytes(raw))
+
+
+def _truncate(data) -> None:
+    data.write_bytes(data.read_bytes()[:-64])
+
+
+def test_a_flipped_byte_is_data_loss(tmp_path):
+    path, data, big = _saved(tmp_path)
+    _flip_a_byte_of_big(data)
     big.assign(np.zeros(5000, np.float32))
     with pytest.raises(errors.DataLossError, match=f"Checksum mismatch for tensor 'big' in checkpoint file {data}"):
         Saver().restore(None, path)
-    assert not big.is_initialized()  # its buffer held half-read bytes: no longer a value
+    np.testing.assert_array_equal(big.numpy(), np.zeros(5000, np.float32))  # unchanged, still initialized
 
 
 def test_a_truncated_file_is_data_loss(tmp_path):
     path, data, big = _saved(tmp_path)
-    data.write_bytes(data.read_bytes()[:-64])
+    _truncate(data)
     with pytest.raises(errors.DataLossError, match=str(data)):
         Saver().restore(None, path)
+
+
+@pytest.mark.parametrize("device", ["/cpu:0", "/gpu:0"])
+@pytest.mark.parametrize("damage", [_flip_a_byte_of_big, _truncate], ids=["checksum", "truncated"])
+def test_a_failed_restore_leaves_every_variable_as_it_was(tmp_path, device, damage):
+    # Bad input never corrupts state: the variables read before the bad tensor, the bad one itself and
+    # an uninitialized one all stay as they were (values, buffers, initialized state).
+    path, data, _ = _saved(tmp_path)
+    good = shutil.copytree(tmp_path, tmp_path.parent / f"{tmp_path.name}_good") / "m"
+    damage(data)
+    tf.reset_default_graph()
+    with tf.device(device):
+        v1 = tf.Variable(np.full((2, 3), -1, np.float32), name="v1")
+        v2 = tf.Variable(np.array([0, 0], np.int64), name="v2")
+        big = tf.Variable(np.full(5000, -2, np.float32), name="big")
+    v1.initializer.run()
+    big.initializer.run()
+    buffers = (v1._buf, big._buf)
+    versions = (v1._version, v2._version, big._version)
+    with pytest.raises(errors.DataLossError, match=str(data)):
+        Saver().restore(None, path)
+    np.testing.assert_array_equal(v1.numpy(), np.full((2, 3), -1, np.float32))
+    np.testing.assert_array_equal(big.numpy(), np.full(5000, -2, np.float32))
+    assert not v2.is_initialized()
+    assert v1._buf is buffers[0] and big._buf is buffers[1]
+    assert (v1._version, v2._version, big._version) == versions
+    assert list(tf.report_uninitialized_variables()) == [b"v2"]
+    Saver().restore(None, str(good))  # the undamaged copy restores into the same variables
+    np.testing.assert_array_equal(v1.numpy(), np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(v2.numpy(), [7, 8])
+    np.testing.assert_array_equal(big.numpy(), np.arange(5000))
+
+
+@pytest.mark.parametrize("device", ["/cpu:0", "/gpu:0"])
+def test_restore_copies_into_the_live_buffer_and_initializes_the_others(tmp_path, device):
+    v1, v2 = two_vars()
+    init_all()
+    path = Saver().save(None, str(tmp_path / "m"))
+    tf.reset_default_graph()
+    with tf.device(device):
+        v1 = tf.Variable(np.zeros((2, 3), np.float32), name="v1")
+        v2 = tf.Variable(np.array([0, 0], np.int64), name="v2")
+    v1.initializer.run()
+    live = v1.value()
+    Saver().restore(None, path)
+    assert v1._buf is live  # the restored value lands in the buffer value() handed out, as assign does
+    np.testing.assert_array_equal(np.asarray(live), np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(v2.numpy(), [7, 8])
+    assert v2.device == v1.device
+
+
+@pytest.mark.parametrize("device", ["/cpu:0", "/gpu:0"])
+def test_restore_when_the_buffer_changes_during_the_read(tmp_path, device, monkeypatch):
+    # Another thread replaces the live buffer while restore reads into its scratch: restore then gives the
+    # variable a new buffer of its own (never the scratch, which the next tensor reuses).
+    path, _, _ = _saved(tmp_path)
+    tf.reset_default_graph()
+    with tf.device(device):
+        v1 = tf.Variable(np.zeros((2, 3), np.float32), name="v1")
+        v2 = tf.Variable(np.zeros(2, np.int64), name="v2")
+        big = tf.Variable(np.zeros(5000, np.float32), name="big")
+    init_all()
+    reads = []
+    real = X.CheckpointReader.read_region_into
+
+    def read_region_into(self, name, offset, out):
+        reads.append(name)
+        if name == "v1" and reads.count("v1") == 2:  # the second read: after the verification pass
+            v1._buf = None
+        return real(self, name, offset, out)
+
+    monkeypatch.setattr(X.CheckpointReader, "read_region_into", read_region_into)
+    Saver().restore(None, path)
+    np.testing.assert_array_equal(v1.numpy(), np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(v2.numpy(), [7, 8])
+    np.testing.assert_array_equal(big.numpy(), np.arange(5000))
+    owner = v1._buf
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    assert owner.nbytes == v1._buf.nbytes  # its own allocation, not a view of the (larger) scratch
 
 
 def test_an_index_pointing_out_of_the_folder_is_data_loss(tmp_path):

@@ -111,7 +111,7 @@ _CODE_OF: dict[np.dtype, str] = {
     np.dtype(np.uint64): "U64",
     np.dtype(np.complex128): "F64",  # stored as a real view with a trailing dimension of 2
 }
-if _dtypes.bfloat16 is not None:
+if isinstance(_dtypes.bfloat16, np.dtype):
     _CODE_OF[_dtypes.bfloat16] = "BF16"
 
 

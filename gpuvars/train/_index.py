@@ -653,7 +653,7 @@ def _int_list(value: Any) -> bool:
 
 def _dtype_from_name(prefix: str, name: str, value: Any) -> np.dtype:
     _expect(isinstance(value, str), prefix, f"tensor {name!r} has dtype {value!r}; expected a dtype name")
-    if value == "bfloat16" and _dtypes.bfloat16 is None:
+    if value == "bfloat16" and not _dtypes.HAS_BFLOAT16:
         raise UnimplementedError(
             None,
             None,

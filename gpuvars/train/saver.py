@@ -12,12 +12,20 @@ the largest tensor); ``sharded=True`` writes one file per device, the devices
 in parallel. The files, the index and the ``checkpoint`` state file are those
 of :mod:`gpuvars.train._index` and :mod:`gpuvars.train.checkpoint_management`.
 
-``restore`` validates every name, dtype and shape first, then reads straight
-into each variable's existing buffer (host-memory devices) or into a host
-buffer followed by one copy through ``gpuvars.transfer`` (CUDA), one variable
-at a time, on whatever device the variable lives now. A partitioned variable
-restores from any other partitioning, or from an unpartitioned variable, and
-the reverse: each shard reads only the region it covers.
+``restore`` validates every name, dtype and shape first, then reads every
+stored piece it needs once through a reused host scratch buffer to verify its
+checksum, and only then restores the variables one at a time, on whatever
+device each lives now: the bytes go to the scratch (checksum verified again)
+and one copy under the variable's lock puts them into its existing buffer (so
+``value()`` keeps aliasing the live buffer, as after ``assign``); a variable
+without a buffer of that shape reads into a new buffer of its device (CUDA: a
+host buffer and one copy through ``gpuvars.transfer``). Bad input never
+corrupts state: a checksum mismatch or a truncated file fails the restore
+before any variable changes, so every variable keeps its value or stays
+uninitialized. Peak extra host memory is about the largest tensor (the
+scratch). A partitioned variable restores from any other partitioning, or
+from an unpartitioned variable, and the reverse: each shard reads only the
+region it covers.
 
 Rotation follows TensorFlow exactly: ``max_to_keep`` most recent checkpoints
 (a re-saved prefix moves to the end; ``None`` or 0 keeps all, and
@@ -30,9 +38,13 @@ Differences from TensorFlow, on purpose:
 * ``save`` writes the meta graph *before* the checkpoint data, so a checkpoint
   that ``latest_checkpoint`` can name always has its ``.meta`` (TensorFlow
   writes it last, and a crash in between leaves a checkpoint without one).
-* A ``DataLossError`` while reading a variable in place leaves that variable
-  uninitialized rather than holding half-read bytes; variables restored before
-  it keep their restored values, later ones are untouched.
+* A failed ``restore`` (``DataLossError``: checksum mismatch, truncated file)
+  changes no variable: every piece is verified before the first variable is
+  written (TensorFlow's restore ops run independently, so there the variables
+  restored before the failing one keep their new values). Only a checkpoint
+  rewritten *during* the restore can fail the second read, and then the
+  variables before it are restored and the rest keep their values; none is
+  ever left half-written.
 * ``sess`` is optional (everything is eager); ``save`` accepts ``None`` or any
   object with a ``run`` method.
 * ``write_version``, ``builder`` and ``filename`` are accepted and recorded;
@@ -42,9 +54,10 @@ Limits, written down where they bite: ``/cpu:0`` variables are written from
 their live buffers without a copy, so an *unlocked* update racing with
 ``save`` may be partly seen (as with TF's save op reading a variable without
 its lock; GPU variables are copied under the variable's lock). Restore
-verifies the checksum of every stored tensor it reads whole; when resharding,
-a shard that covers only part of a stored piece reads just that byte range,
-which the piece's checksum cannot cover (headers and offsets are still checked).
+verifies the checksum of every stored piece it uses (a whole extra read, from
+the page cache, that makes a failed restore change nothing); when resharding,
+a shard that covers only part of a stored piece then reads just that byte
+range, which that second read's checksum cannot cover.
 """
 
 from __future__ import annotations
@@ -61,6 +74,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gpuvars import errors, transfer
+from gpuvars.backends.base import DeviceArray
 from gpuvars.graph import Graph, GraphKeys, get_default_graph
 from gpuvars.partitioned import PartitionedVariable, SaveSliceInfo
 from gpuvars.tensor import Tensor, TensorShape
@@ -359,6 +373,9 @@ def _missing(message: str) -> str:
         "missing from the checkpoint. Please ensure that you have not altered the graph expected based on the "
         f"checkpoint. Original error:\n\n{message}"
     )
+
+
+_HOST_MEMORY = ("cpu", "emulated_gpu")  # backends whose buffers are host NumPy arrays
 
 
 @dataclass
@@ -912,10 +929,13 @@ class Saver:
     def restore(self, sess: Any, save_path: str | os.PathLike[str] | None) -> None:
         """Restore the variables from a checkpoint, initializing them (and only them) on their current devices.
 
-        Every name, dtype and shape is checked before any variable changes. Each
-        variable then reads its bytes straight into its buffer (or, on a CUDA
-        GPU, into a host buffer and one copy); partitioned variables read only
-        the region each shard covers, whatever the checkpoint's partitioning.
+        Every name, dtype and shape is checked, and every stored piece read
+        once with its checksum verified, before any variable changes; then
+        each variable reads its bytes into a buffer it does not use and takes
+        them under its lock (one copy into its existing buffer, or the new
+        buffer itself). A failed restore leaves every variable as it was,
+        values and initialized state. Partitioned variables read only the
+        region each shard covers, whatever the checkpoint's partitioning.
 
         Args:
           sess: None or a Session (unused).
@@ -947,8 +967,10 @@ class Saver:
             plan = self._plan_restore(reader, prefix)
             for file in sorted({p.file for r in plan for p in reader.variable(r.entry.key).pieces}):
                 reader._file(file)  # every header checked against the index before any variable changes
+            scratch = _Scratch()
+            _verify_all(reader, plan, scratch)  # may raise: no variable has changed yet
             for item in plan:
-                _restore_one(reader, item)
+                _restore_one(reader, item, scratch)
 
     Restore = restore  # seed 000 spells it saver.Restore(sess, path)
 
@@ -1021,34 +1043,88 @@ def _producer(v: Variable, buf: Any) -> Callable[[], np.ndarray]:
     return produce
 
 
-def _restore_one(reader: _index.CheckpointReader, item: _Read) -> None:
-    """Read one planned tensor into its variable, initializing it, and bump its version."""
+def _reusable(buf: Any, item: _Read) -> bool:
+    """Whether the restored value can be copied into ``buf``, the variable's live buffer."""
+    return (
+        buf is not None
+        and tuple(buf.shape) == item.target_shape
+        and buf.dtype == item.dtype
+        and buf.flags.writeable
+    )
+
+
+class _Scratch:
+    """One host buffer, grown to the largest tensor and reused: reads land in warm memory, no page faults."""
+
+    def __init__(self) -> None:
+        self._raw = np.empty(0, np.uint8)
+
+    def view(self, shape: tuple[int, ...], dtype: np.dtype, backend: Any = None) -> np.ndarray:
+        nbytes = math.prod(shape) * dtype.itemsize
+        if self._raw.size < nbytes:
+            self._raw = np.empty(nbytes, np.uint8)
+        out = self._raw[:nbytes].view(dtype).reshape(shape)
+        if backend is not None and backend.kind == "emulated_gpu":  # a same-device operand for its kernels
+            tagged: DeviceArray = out.view(DeviceArray)
+            tagged._gv_device = backend.name
+            return tagged
+        return out
+
+
+def _verify_all(reader: _index.CheckpointReader, plan: list[_Read], scratch: _Scratch) -> None:
+    """Read every stored piece the plan touches whole, checking its checksum (and that the file holds it).
+
+    Nothing is kept: this pass only proves the bytes good before any variable
+    changes, so bad input (a flipped bit, a truncated file) fails the restore
+    with every variable as it was. Whole pieces, even where a shard reads only
+    part of one, so resharded restores are verified too.
+    """
+    seen: set[tuple[str, str]] = set()
+    for item in plan:
+        for piece in reader.variable(item.entry.key).pieces:
+            if (piece.file, piece.name) in seen:
+                continue
+            seen.add((piece.file, piece.name))
+            reader.read_region_into(item.entry.key, piece.offset, scratch.view(piece.shape, piece.dtype))
+
+
+def _restore_one(reader: _index.CheckpointReader, item: _Read, scratch: _Scratch) -> None:
+    """Read one planned tensor into a buffer the variable does not use, then give it to the variable.
+
+    The read (checksum verified again) goes to the scratch when the live buffer
+    fits, then one copy under the variable's lock puts it there (the buffer
+    keeps its identity, as after ``assign``); else into a new buffer of the
+    variable's device that becomes its buffer (CUDA: a host buffer and one copy
+    through ``gpuvars.transfer``). A failed read leaves the variable untouched.
+    """
     v = item.entry.variable
     backend = v._backend
     key = item.entry.key
+    host_memory = backend.kind in _HOST_MEMORY
+    fresh = host_memory and not _reusable(v._buf, item)  # read into a buffer the variable will keep
+    if fresh:
+        staged = backend.empty(item.target_shape, item.dtype)
+    elif host_memory:
+        staged = scratch.view(item.target_shape, item.dtype, backend)
+    else:
+        staged = np.empty(item.target_shape, item.dtype)
+    reader.read_region_into(key, item.offset, staged.reshape(item.read_shape))
     with v._lock:
         buf = v._buf
-        if backend.kind in ("cpu", "emulated_gpu"):
-            reuse = (
-                buf is not None
-                and tuple(buf.shape) == item.target_shape
-                and buf.dtype == item.dtype
-                and buf.flags.c_contiguous
-                and buf.flags.writeable
-            )
-            out = buf if reuse else backend.empty(item.target_shape, item.dtype)
-            try:
-                reader.read_region_into(key, item.offset, out.reshape(item.read_shape))
-            except BaseException:
-                if reuse:  # its bytes are partly overwritten: no longer a value anyone saved
-                    v._buf = None
-                    v._version += 1
-                raise
+        if host_memory:
+            if _reusable(buf, item):
+                backend.assign(buf, staged)
+                out = buf
+            elif fresh:
+                out = staged
+            else:  # the variable changed since the read (another thread): a new buffer after all
+                out = backend.empty(item.target_shape, item.dtype)
+                backend.assign(out, staged)
         else:
-            host = np.empty(item.read_shape, item.dtype)
-            reader.read_region_into(key, item.offset, host)
-            out = transfer.to_backend(host.reshape(item.target_shape), backend, explicit=True)
+            out = transfer.to_backend(staged, backend, explicit=True)
         v._buf = out
         if not v._shape.is_fully_defined() or v._shape.as_tuple() != item.target_shape:
             v._shape = TensorShape(item.target_shape)
         v._version += 1
+        if backend.ordered:
+            backend.record(out)  # a restore is a mutation: later copies and kernels wait for it
