@@ -898,7 +898,7 @@ class CheckpointReader:
         self.read_region_into(name, (0,) * len(v.shape), out)
         return out
 
-    def read_region_into(self, name: str, offset: Sequence[int], out: np.ndarray) -> None:
+    def read_region_into(self, name: str, offset: Sequence[int], out: np.ndarray, *, verify: bool = True) -> None:
         """Read the box ``[offset, offset + out.shape)`` of logical variable ``name`` into ``out``.
 
         Stored pieces entirely inside the box are read whole and checksum-verified;
@@ -911,6 +911,7 @@ class CheckpointReader:
           name: the logical variable.
           offset: the box's first index along every axis.
           out: a writable C-contiguous array of the variable's dtype; its shape is the box's.
+          verify: check the checksums of whole pieces (a caller that verified them already may skip it).
 
         Raises:
           NotFoundError: no such variable.
@@ -933,13 +934,14 @@ class CheckpointReader:
                 f"{list(offset)} and shape {list(box)}."
             )
         for piece in v.pieces:
-            self._read_piece_part(piece, offset, out)
+            self._read_piece_part(piece, offset, out, piece.checksum if verify else None)
 
-    def _read_piece_part(self, piece: StoredTensor, offset: tuple[int, ...], out: np.ndarray) -> None:
+    def _read_piece_part(self, piece: StoredTensor, offset: tuple[int, ...], out: np.ndarray,
+                         checksum: str | None) -> None:
         poff, pshape = piece.offset, piece.shape
         reader = self._file(piece.file)
         if not pshape:  # a scalar: whole or nothing
-            reader.read_into(piece.name, out, checksum=piece.checksum)
+            reader.read_into(piece.name, out, checksum=checksum)
             return
         lo = tuple(max(a, b) for a, b in zip(offset, poff))
         hi = tuple(min(a + s, b + t) for a, s, b, t in zip(offset, out.shape, poff, pshape))
@@ -951,10 +953,10 @@ class CheckpointReader:
         fills_out_rows = all(s.start == 0 and s.stop == n for s, n in zip(in_out[1:], out.shape[1:]))
         if whole_piece:
             if fills_out_rows:  # the piece's bytes are one contiguous run of out
-                reader.read_into(piece.name, out[in_out[:1]], checksum=piece.checksum)
+                reader.read_into(piece.name, out[in_out[:1]], checksum=checksum)
                 return
             buf = np.empty(pshape, piece.dtype)
-            reader.read_into(piece.name, buf, checksum=piece.checksum)
+            reader.read_into(piece.name, buf, checksum=checksum)
             out[in_out] = buf
             return
         rows = in_piece[0]

@@ -1101,6 +1101,16 @@ def _restore_one(reader: _index.CheckpointReader, item: _Read, scratch: _Scratch
     backend = v._backend
     key = item.entry.key
     host_memory = backend.kind in _HOST_MEMORY
+    if host_memory and _reusable(v._buf, item):
+        # The bytes were verified by _verify_all: read them straight into the live buffer, under its lock.
+        with v._lock:
+            buf = v._buf
+            if _reusable(buf, item):
+                reader.read_region_into(key, item.offset, buf.reshape(item.read_shape), verify=False)
+                v._version += 1
+                if backend.ordered:
+                    backend.record(buf)
+                return
     fresh = host_memory and not _reusable(v._buf, item)  # read into a buffer the variable will keep
     if fresh:
         staged = backend.empty(item.target_shape, item.dtype)
@@ -1108,7 +1118,7 @@ def _restore_one(reader: _index.CheckpointReader, item: _Read, scratch: _Scratch
         staged = scratch.view(item.target_shape, item.dtype, backend)
     else:
         staged = np.empty(item.target_shape, item.dtype)
-    reader.read_region_into(key, item.offset, staged.reshape(item.read_shape))
+    reader.read_region_into(key, item.offset, staged.reshape(item.read_shape), verify=False)
     with v._lock:
         buf = v._buf
         if host_memory:
