@@ -55,3 +55,19 @@ def machine() -> dict:
 def write_json(path: str, results: dict) -> None:
     with open(path, "w") as f:
         json.dump({"machine": machine(), **results}, f, indent=2)
+
+
+def bench_main(doc: str | None, name: str, run: Callable[[bool], list[dict]],
+               print_rows: Callable[[list[dict]], None]) -> int:
+    """The command line every benchmark script shares: ``[--quick] [--json out.json]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or name).splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    args = parser.parse_args()
+    rows = run(args.quick)
+    print_rows(rows)
+    if args.json:
+        write_json(args.json, {name: rows})
+    return 0

@@ -15,7 +15,6 @@ Rows call the backends directly.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._common import best_of, optional, print_table, write_json  # noqa: E402
+from bench._common import bench_main, best_of, optional, print_table  # noqa: E402
 
 GROUP_SIZES = (64, 256, 1024, 4096)  # elements; 200 buffers cycle through these
 
@@ -124,15 +123,7 @@ def print_rows(rows: list[dict]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
-    rows = run(args.quick)
-    print_rows(rows)
-    if args.json:
-        write_json(args.json, {"dense": rows})
-    return 0
+    return bench_main(__doc__, "dense", run, print_rows)
 
 
 if __name__ == "__main__":

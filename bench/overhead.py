@@ -9,14 +9,13 @@ gpuvars' per-call time <= torch ``add_``'s.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._common import best_of, optional, print_table, write_json  # noqa: E402
+from bench._common import bench_main, best_of, optional, print_table  # noqa: E402
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -69,17 +68,13 @@ def run(quick: bool = False) -> list[dict]:
     return rows
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
-    rows = run(args.quick)
+def print_rows(rows: list[dict]) -> None:
     print_table("assign_add per-call overhead, 16 float32 on /cpu:0 (ratios: time / peer time, lower is better)",
                 rows, ["impl", "us_per_call", "vs_numpy", "vs_torch"])
-    if args.json:
-        write_json(args.json, {"overhead": rows})
-    return 0
+
+
+def main() -> int:
+    return bench_main(__doc__, "overhead", run, print_rows)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ devices (1 copy per read).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._common import best_of, print_table, write_json  # noqa: E402
+from bench._common import bench_main, best_of, print_table  # noqa: E402
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -85,15 +84,7 @@ def print_rows(rows: list[dict]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
-    rows = run(args.quick)
-    print_rows(rows)
-    if args.json:
-        write_json(args.json, {"transfer": rows})
-    return 0
+    return bench_main(__doc__, "transfer", run, print_rows)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ import numpy as np
 
 from gpuvars import dtypes, errors, transfer
 from gpuvars.tensor import Operation, Tensor, TensorShape, as_shape, convert_to_array
-from gpuvars.variables import Variable
+from gpuvars.variables import Variable, check_value_dtype
 
 __all__ = ["PartitionedVariable", "SaveSliceInfo"]
 
@@ -462,9 +462,7 @@ class PartitionedVariable:
             arr = convert_to_array(updates, None, what="updates")
         except TypeError:
             raise first._dtype_error(updates) from None
-        from gpuvars.state_ops import _check_updates_dtype
-
-        _check_updates_dtype(updates, arr, self._dtype, self._name, first._dtype_error)
+        check_value_dtype(updates, arr, self._dtype, self._name, first._dtype_error)
         if arr.ndim and tuple(arr.shape) != expected:
             raise errors.ShapeMismatchError(
                 None, self._name,

@@ -14,7 +14,7 @@ import numpy as np
 
 from gpuvars import config, dtypes, errors, transfer
 from gpuvars.tensor import Tensor, convert_to_array
-from gpuvars.variables import Variable, _check_python_value
+from gpuvars.variables import Variable, check_value_dtype
 
 __all__ = [
     "IndexedSlices",
@@ -136,17 +136,6 @@ def _indices_array(indices: Any, what: str = "indices") -> np.ndarray | Any:
     return arr
 
 
-def _check_updates_dtype(updates: Any, arr: Any, dtype: np.dtype, name: str, dtype_error: Any) -> None:
-    """Arrays cast with NumPy's same_kind rule; Python numbers must convert exactly (TF's rule)."""
-    if arr.dtype == dtype:
-        return
-    if hasattr(updates, "dtype"):
-        if not dtypes.can_cast(arr.dtype, dtype):
-            raise dtype_error(arr)
-    else:
-        _check_python_value(updates, arr, dtype, name)
-
-
 def _updates_array(ref: Variable, updates: Any, expected_shape: tuple[int, ...], idx_shape: tuple[int, ...]) -> Any:
     if isinstance(updates, Tensor):
         updates = updates._evaluate(ref._backend)
@@ -156,7 +145,7 @@ def _updates_array(ref: Variable, updates: Any, expected_shape: tuple[int, ...],
         arr = convert_to_array(updates, None, what="updates")
     except TypeError:
         raise ref._dtype_error(updates) from None
-    _check_updates_dtype(updates, arr, ref.dtype, ref.op.name, ref._dtype_error)
+    check_value_dtype(updates, arr, ref.dtype, ref.op.name, ref._dtype_error)
     if arr.ndim == 0:
         # A scalar update is broadcast to every row, as TF does.
         arr = np.broadcast_to(transfer.to_host(arr).astype(ref.dtype), expected_shape)

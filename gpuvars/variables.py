@@ -617,12 +617,7 @@ class Variable:
             arr = convert_to_array(value, None, what="value")
         except TypeError:
             raise self._dtype_error(value) from None
-        if arr.dtype != self._dtype:
-            if hasattr(value, "dtype"):
-                if not dtypes.can_cast(arr.dtype, self._dtype):
-                    raise self._dtype_error(arr)
-            else:
-                _check_python_value(value, arr, self._dtype, self._op.name)
+        check_value_dtype(value, arr, self._dtype, self._op.name, self._dtype_error)
         buf = self._buf
         target_shape = self._shape.as_tuple() if buf is None else buf.shape
         if not allow_new_shape and target_shape is not None and tuple(arr.shape) != tuple(target_shape):
@@ -871,6 +866,17 @@ def _range_error(value: Any, dt: np.dtype, name: str) -> TypeError:
         f"Cannot convert {value!r:.80} to the dtype {dt.name} of variable {name}: expected integers in "
         f"[{info.min}, {info.max}]. Pass values in range, or cast explicitly."
     )
+
+
+def check_value_dtype(value: Any, arr: Any, dt: np.dtype, name: str, dtype_error: Callable[[Any], Exception]) -> None:
+    """Arrays cast with NumPy's same_kind rule; Python numbers and lists must convert exactly (TF's rule)."""
+    if arr.dtype == dt:
+        return
+    if hasattr(value, "dtype"):
+        if not dtypes.can_cast(arr.dtype, dt):
+            raise dtype_error(arr)
+    else:
+        _check_python_value(value, arr, dt, name)
 
 
 def _check_python_value(value: Any, arr: np.ndarray, dt: np.dtype, name: str) -> None:
