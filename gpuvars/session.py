@@ -29,7 +29,6 @@ class _SessionStack(threading.local):
 
 
 _sessions = _SessionStack()
-_interactive: list[Session] = []
 
 
 class Session:
@@ -115,8 +114,6 @@ class Session:
 
     def close(self) -> None:
         self._closed = True
-        if self in _interactive:
-            _interactive.remove(self)
 
     @contextlib.contextmanager
     def as_default(self) -> Iterator[Session]:
@@ -142,15 +139,27 @@ class Session:
 
 
 class InteractiveSession(Session):
-    """A Session that installs itself as the default session until closed."""
+    """A Session that makes itself the default session, and its graph the default graph,
+    in the creating thread until it is closed (as TF's)."""
 
     def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None):
         super().__init__(target, graph, config)
-        _interactive.append(self)
+        self._graph_cm = self._graph.as_default()
+        self._graph_cm.__enter__()
+        _sessions.stack.append(self)
+
+    def close(self) -> None:
+        if not self._closed:
+            if self in _sessions.stack:
+                _sessions.stack.remove(self)
+            from gpuvars.graph import _default
+
+            # Undo the default graph only where it is on top (the creating thread, closed in order).
+            if _default.stack and _default.stack[-1] is self._graph:
+                self._graph_cm.__exit__(None, None, None)
+        super().close()
 
 
 def get_default_session() -> Session | None:
-    """The innermost ``with Session()`` of this thread, else an open InteractiveSession, else None."""
-    if _sessions.stack:
-        return _sessions.stack[-1]
-    return _interactive[-1] if _interactive else None
+    """The innermost default session of this thread (``with Session()``, ``as_default``, InteractiveSession)."""
+    return _sessions.stack[-1] if _sessions.stack else None

@@ -115,3 +115,20 @@ def test_group_no_op_identity_control_dependencies():
     with tf.control_dependencies([g]):
         a.assign_add(1.0)
     assert float(a.numpy()) == 6.0
+
+
+def test_interactive_session_graph_and_thread():
+    import threading
+
+    g = tf.Graph()
+    sess = tf.InteractiveSession(graph=g)
+    try:
+        assert tf.get_default_graph() is g
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(tf.get_default_session()))
+        t.start()
+        t.join()
+        assert seen == [None]  # only the creating thread, as TF
+    finally:
+        sess.close()
+    assert tf.get_default_graph() is not g and tf.get_default_session() is None
