@@ -39,7 +39,7 @@ import numpy as np
 
 from gpuvars import dtypes, errors, transfer
 from gpuvars.tensor import Operation, Tensor, TensorShape, as_shape, convert_to_array
-from gpuvars.variables import Variable, check_value_dtype
+from gpuvars.variables import Variable
 
 __all__ = ["PartitionedVariable", "SaveSliceInfo"]
 
@@ -453,16 +453,7 @@ class PartitionedVariable:
         return self
 
     def _updates(self, updates: Any, expected: tuple[int, ...], idx_shape: tuple[int, ...]) -> Any:
-        first = self._variable_list[0]
-        if isinstance(updates, Tensor):
-            updates = updates._evaluate(first._backend)
-        elif isinstance(updates, (Variable, PartitionedVariable)):
-            updates = updates.value()
-        try:
-            arr = convert_to_array(updates, None, what="updates")
-        except TypeError:
-            raise first._dtype_error(updates) from None
-        check_value_dtype(updates, arr, self._dtype, self._name, first._dtype_error)
+        arr = self._variable_list[0]._checked_array(updates, "updates")
         if arr.ndim and tuple(arr.shape) != expected:
             raise errors.ShapeMismatchError(
                 None, self._name,

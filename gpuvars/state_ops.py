@@ -14,7 +14,7 @@ import numpy as np
 
 from gpuvars import config, dtypes, errors, transfer
 from gpuvars.tensor import Tensor, convert_to_array
-from gpuvars.variables import Variable, check_value_dtype
+from gpuvars.variables import Variable
 
 __all__ = [
     "IndexedSlices",
@@ -137,15 +137,7 @@ def _indices_array(indices: Any, what: str = "indices") -> np.ndarray | Any:
 
 
 def _updates_array(ref: Variable, updates: Any, expected_shape: tuple[int, ...], idx_shape: tuple[int, ...]) -> Any:
-    if isinstance(updates, Tensor):
-        updates = updates._evaluate(ref._backend)
-    elif isinstance(updates, Variable):
-        updates = updates.value()
-    try:
-        arr = convert_to_array(updates, None, what="updates")
-    except TypeError:
-        raise ref._dtype_error(updates) from None
-    check_value_dtype(updates, arr, ref.dtype, ref.op.name, ref._dtype_error)
+    arr = ref._checked_array(updates, "updates")
     if arr.ndim == 0:
         # A scalar update is broadcast to every row, as TF does.
         arr = np.broadcast_to(transfer.to_host(arr).astype(ref.dtype), expected_shape)

@@ -605,19 +605,24 @@ class Variable:
             f"{self._dtype.name} explicitly first."
         )
 
+    def _checked_array(self, value: Any, what: str) -> Any:
+        """An operand as an array (where it lives) whose dtype converts to the variable's."""
+        if isinstance(value, Tensor):
+            value = value._evaluate(self._backend)
+        elif hasattr(value, "_gv_read_for_conversion"):  # a Variable or PartitionedVariable
+            value = value._gv_read_for_conversion()
+        try:
+            arr = convert_to_array(value, None, what=what)
+        except TypeError:
+            raise self._dtype_error(value) from None
+        check_value_dtype(value, arr, self._dtype, self._op.name, self._dtype_error)
+        return arr
+
     def _prepare(self, value: Any, allow_new_shape: bool = False) -> Any:
         """The operand on the variable's device, with a safe dtype and the right shape."""
         # Python numbers travel as kernel arguments, not as transfers (JAX's guard exempts them too).
         explicit = isinstance(value, _PY_NUMBERS)
-        if isinstance(value, Tensor):
-            value = value._evaluate(self._backend)
-        elif isinstance(value, Variable):
-            value = value.value()
-        try:
-            arr = convert_to_array(value, None, what="value")
-        except TypeError:
-            raise self._dtype_error(value) from None
-        check_value_dtype(value, arr, self._dtype, self._op.name, self._dtype_error)
+        arr = self._checked_array(value, "value")
         buf = self._buf
         target_shape = self._shape.as_tuple() if buf is None else buf.shape
         if not allow_new_shape and target_shape is not None and tuple(arr.shape) != tuple(target_shape):
