@@ -54,12 +54,13 @@ def get_emulated_gpus() -> int:
 def set_emulated_gpus(n: int) -> None:
     """Use ``n`` host-memory GPUs running the real kernels (SPEC §1).
 
-    Must be called before any variable exists; emulated GPUs replace real
-    ones as ``/gpu:0 .. /gpu:n-1``. ``n=0`` turns them off.
+    Must be called while no variable lives on a GPU (variables of a graph
+    dropped by ``reset_default_graph`` do not count); emulated GPUs replace
+    real ones as ``/gpu:0 .. /gpu:n-1``. ``n=0`` turns them off.
 
     Raises:
       ValueError: ``n`` is negative or not an int.
-      RuntimeError: devices are already in use.
+      RuntimeError: a live variable is placed on a GPU.
     """
     global _emulated_gpus
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -71,9 +72,9 @@ def set_emulated_gpus(n: int) -> None:
             return
         if devices._registry_in_use():
             raise RuntimeError(
-                "set_emulated_gpus() must be called before any variable is created; "
-                f"devices are already in use. Received n={n}. Call it at program start, "
-                "or set GPUVARS_EMULATED_GPUS before importing gpuvars."
+                "set_emulated_gpus() must be called before any variable is placed on a GPU; "
+                f"live variables are on GPUs now. Received n={n}. Call it at program start (or after "
+                "reset_default_graph() has dropped them), or set GPUVARS_EMULATED_GPUS before importing gpuvars."
             )
         _emulated_gpus = n
     devices._reset_registry()

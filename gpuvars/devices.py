@@ -11,8 +11,10 @@ kind lazily and remembering why a kind failed to start.
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -345,8 +347,20 @@ def _reset_registry() -> None:
         _in_use = False
 
 
+_live_variables: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _track(variable: Any) -> None:
+    """Remember a live variable, so the GPU set is not changed under it (``config.set_emulated_gpus``)."""
+    _live_variables.add(variable)
+
+
 def _registry_in_use() -> bool:
-    return _in_use
+    """Whether a live variable sits on a GPU (real or emulated): then the GPU set must not change."""
+    if not _in_use:
+        return False
+    gc.collect()  # variables of dropped graphs live in reference cycles until collected
+    return any(v._backend.kind != "cpu" for v in list(_live_variables))
 
 
 def _all_backends() -> list[Backend]:

@@ -254,6 +254,7 @@ class Variable:
         spec = devices.current_spec(op_name, "VariableV2", self._shape, self._dtype)
         self._requested_device = spec.to_string()
         self._backend = devices.resolve(spec)
+        devices._track(self)
         # The /cpu:0 hot path; bool variables have no add/sub, large buffers use the 2-thread kernels.
         self._host_fast = self._backend.kind == "cpu" and self._dtype.kind != "b"
         self._caching_device_spec = caching_device

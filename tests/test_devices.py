@@ -157,10 +157,17 @@ def test_set_emulated_gpus_validates_and_refuses_when_in_use():
         config.set_emulated_gpus(-1)
     with pytest.raises(ValueError):
         config.set_emulated_gpus(1.5)
-    tf.Variable(1.0)
+    with tf.device("/gpu:0"):
+        v = tf.Variable(1.0)
     n = config.get_emulated_gpus()
-    with pytest.raises(RuntimeError, match="before any variable"):
-        config.set_emulated_gpus(n + 1)
+    if v.device.startswith("/device:GPU"):
+        with pytest.raises(RuntimeError, match="before any variable"):
+            config.set_emulated_gpus(n + 1)
+    del v
+    tf.reset_default_graph()  # the graph held the variable: once dropped, the GPU set may change
+    config.set_emulated_gpus(n + 1)
+    assert len(tf.list_devices()) == n + 2
+    config.set_emulated_gpus(n)
 
 
 def test_env_variable_is_validated(monkeypatch):
