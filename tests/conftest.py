@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
+import subprocess
+import sys
+import time
 
 # The suite runs the real kernels on two emulated GPUs unless told otherwise (README).
 os.environ.setdefault("GPUVARS_EMULATED_GPUS", "2")
 
+import numpy as np
 import pytest
 
 import gpuvars
 from gpuvars import config, devices
+from gpuvars.backends.base import DeviceArray
+from gpuvars.backends.cpu import CpuBackend
 
 
 def _real_gpu_count() -> int:
@@ -74,3 +81,34 @@ def no_gpus():
     if devices._start().get("gpu"):
         pytest.skip("a real GPU is present")
     yield
+
+
+class TaggedBackend(CpuBackend):
+    """A host backend whose buffers are DeviceArrays tagged with its name, like an emulated GPU's."""
+
+    kind = "emulated_gpu"
+    device_type = "GPU"
+
+    def from_host(self, array):
+        out = np.array(array, copy=True, order="C").view(DeviceArray)
+        out._gv_device = self.name
+        return out
+
+    def empty(self, shape, dtype):
+        return self.from_host(np.empty(shape, dtype))
+
+    def owns(self, array):
+        return isinstance(array, DeviceArray) and array._gv_device == self.name
+
+
+def run_and_kill(args, env, delay):
+    """Start a child that prints "ready", SIGKILL it after ``delay`` seconds; return what it printed."""
+    child = subprocess.Popen([sys.executable, "-c", *args], stdout=subprocess.PIPE, env=env, text=True)
+    assert child.stdout is not None
+    assert child.stdout.readline() == "ready\n"
+    time.sleep(delay)
+    os.kill(child.pid, signal.SIGKILL)
+    out, _ = child.communicate()
+    child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    return out

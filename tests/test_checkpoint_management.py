@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_and_kill
 
 from gpuvars.errors import NotFoundError
 from gpuvars.train import _index as X
@@ -281,16 +279,7 @@ def test_sigkill_at_random_moments_never_loses_the_latest_checkpoint(tmp_path):
     restored = []
     deadline = time.monotonic() + 25
     while kills < 20 and time.monotonic() < deadline:
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, folder, str(step)], stdout=subprocess.PIPE, env=env, text=True
-        )
-        assert child.stdout is not None
-        assert child.stdout.readline() == "ready\n"
-        time.sleep(rng.uniform(0.0, 0.35))
-        os.kill(child.pid, signal.SIGKILL)
-        out, _ = child.communicate()
-        child.stdout.close()
-        assert child.returncode == -signal.SIGKILL
+        out = run_and_kill([CHILD, folder, str(step)], env, rng.uniform(0.0, 0.35))
         kills += 1
         saves_seen += out.count("saved")
         prefix = cm.latest_checkpoint(folder)

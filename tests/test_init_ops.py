@@ -7,11 +7,10 @@ import math
 
 import numpy as np
 import pytest
+from conftest import TaggedBackend
 
 from gpuvars import init_ops as io
 from gpuvars import random as gr
-from gpuvars.backends.base import DeviceArray
-from gpuvars.backends.cpu import CpuBackend
 from gpuvars.graph import Graph
 from gpuvars.partitioning import fixed_size_partitioner, shard_slices
 
@@ -20,24 +19,6 @@ from gpuvars.partitioning import fixed_size_partitioner, shard_slices
 def graph():
     with Graph().as_default() as g:
         yield g
-
-
-class _TaggedBackend(CpuBackend):
-    """Host buffers tagged with another device, like an emulated GPU."""
-
-    kind = "emulated_gpu"
-    device_type = "GPU"
-
-    def from_host(self, array):
-        out = np.array(array, copy=True, order="C").view(DeviceArray)
-        out._gv_device = self.name
-        return out
-
-    def empty(self, shape, dtype):
-        return self.from_host(np.empty(shape, dtype))
-
-    def owns(self, array):
-        return isinstance(array, DeviceArray) and array._gv_device == self.name
 
 
 ALL = [
@@ -59,7 +40,7 @@ ALL = [
 
 @pytest.mark.parametrize("init", ALL, ids=lambda i: type(i).__name__)
 def test_every_initializer_lands_on_the_backend_and_matches_the_host(init):
-    backend = _TaggedBackend(0)
+    backend = TaggedBackend(0)
     x = init([6, 6], backend=backend)
     assert backend.owns(x)
     assert x.shape == (6, 6) and x.dtype == np.float32
@@ -399,10 +380,10 @@ def test_bind_checks_arguments_before_running():
 
 
 def test_init_op_runs_on_the_bound_or_given_backend():
-    backend = _TaggedBackend(3)
+    backend = TaggedBackend(3)
     op = io.random_normal_initializer(seed=1).bind([4], backend=backend)
     assert backend.owns(op())
-    other = _TaggedBackend(4)
+    other = TaggedBackend(4)
     assert other.owns(op(other))
     assert type(io.zeros_initializer().bind([2])()) is np.ndarray
 

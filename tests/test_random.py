@@ -7,10 +7,10 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import TaggedBackend
 
 from gpuvars import errors
 from gpuvars import random as gr
-from gpuvars.backends.base import DeviceArray
 from gpuvars.backends.cpu import CpuBackend
 from gpuvars.graph import Graph
 
@@ -272,25 +272,7 @@ def test_draw_errors():
 
 
 # -- backends ------------------------------------------------------------------------------------------------
-class _TaggedBackend(CpuBackend):
-    """A host backend whose buffers are DeviceArrays, like the emulated GPUs."""
-
-    kind = "emulated_gpu"
-    device_type = "GPU"
-
-    def from_host(self, array):
-        out = np.array(array, copy=True, order="C").view(DeviceArray)
-        out._gv_device = self.name
-        return out
-
-    def empty(self, shape, dtype):
-        return self.from_host(np.empty(shape, dtype))
-
-    def owns(self, array):
-        return isinstance(array, DeviceArray) and array._gv_device == self.name
-
-
-class _KernelBackend(_TaggedBackend):
+class _KernelBackend(TaggedBackend):
     """A backend with its own ``random`` hook (records the calls)."""
 
     def __init__(self, index=0):
@@ -315,7 +297,7 @@ class _KernelBackend(_TaggedBackend):
 )
 def test_draw_lands_on_the_backend_and_matches_the_host(kind, dtype, params):
     host = gr.draw(kind, (4, 5), dtype, key=KEY, counter=3, **params)
-    fallback = _TaggedBackend(1)  # random() raises NotImplementedError: the reference is copied over
+    fallback = TaggedBackend(1)  # random() raises NotImplementedError: the reference is copied over
     kernel = _KernelBackend(2)
     for backend in (fallback, kernel):
         x = gr.draw(kind, (4, 5), dtype, backend=backend, key=KEY, counter=3, **params)

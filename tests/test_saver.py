@@ -6,9 +6,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -17,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import safetensors.numpy as stnp
+from conftest import run_and_kill
 
 import gpuvars as tf
 from gpuvars import errors
@@ -938,14 +936,7 @@ def test_sigkill_during_saver_save_never_loses_the_latest_checkpoint(tmp_path, e
     kills, saves_seen, restored = 0, 0, []
     deadline = time.monotonic() + 13
     while kills < 15 and time.monotonic() < deadline:
-        child = subprocess.Popen([sys.executable, "-c", CHILD, folder], stdout=subprocess.PIPE, env=env, text=True)
-        assert child.stdout is not None
-        assert child.stdout.readline() == "ready\n"
-        time.sleep(rng.uniform(0.0, 0.3))
-        os.kill(child.pid, signal.SIGKILL)
-        out, _ = child.communicate()
-        child.stdout.close()
-        assert child.returncode == -signal.SIGKILL
+        out = run_and_kill([CHILD, folder], env, rng.uniform(0.0, 0.3))
         kills += 1
         saves_seen += out.count("saved")
         prefix = tf.train.latest_checkpoint(folder)
